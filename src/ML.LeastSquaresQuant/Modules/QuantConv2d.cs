@@ -1,0 +1,127 @@
+using System;
+using ML.LeastSquaresQuant.Quantization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ML.LeastSquaresQuant.Modules;
+
+/// <summary>
+/// conv2d(xq(clamp(x)), wq(W)) with the layer's stride, padding, dilation, groups and optional bias, where xq is an
+/// <see cref="ActivationQuantizer"/> and wq a <see cref="WeightQuantizer"/>. With <c>fp</c>/<c>fp</c> and no clamp it
+/// is exactly a convolution.
+/// </summary>
+public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
+{
+    private readonly long[] _stride;
+    private readonly long[] _padding;
+    private readonly long[] _dilation;
+    private readonly ActivationQuantizer _activationQuantizer;
+    private readonly WeightQuantizer _weightQuantizer;
+
+    /// <summary>Creates a quantized convolution with PyTorch's default initialization.</summary>
+    /// <param name="inChannels">Input channels (divisible by <paramref name="groups"/>).</param>
+    /// <param name="outChannels">Output channels (divisible by <paramref name="groups"/>).</param>
+    /// <param name="kernelSize">Square kernel size.</param>
+    /// <param name="quantization">Schemes, clamp and moving-average mode; <see cref="LayerQuantization.FullPrecision"/> when null.</param>
+    /// <param name="stride">Stride.</param>
+    /// <param name="padding">Zero padding on each side.</param>
+    /// <param name="dilation">Dilation.</param>
+    /// <param name="groups">Groups.</param>
+    /// <param name="bias">Whether the layer has a bias.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is not positive or channels are not divisible by groups.</exception>
+    public QuantConv2d(long inChannels, long outChannels, long kernelSize, LayerQuantization? quantization = null,
+        long stride = 1, long padding = 0, long dilation = 1, long groups = 1, bool bias = true)
+        : base(nameof(QuantConv2d))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inChannels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outChannels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kernelSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stride);
+        ArgumentOutOfRangeException.ThrowIfNegative(padding);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dilation);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(groups);
+        if (inChannels % groups != 0 || outChannels % groups != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(groups), groups,
+                $"Channels ({inChannels} in, {outChannels} out) must be divisible by groups.");
+        }
+
+        Quantization = quantization ?? LayerQuantization.FullPrecision;
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        KernelSize = kernelSize;
+        Groups = groups;
+        _stride = [stride, stride];
+        _padding = [padding, padding];
+        _dilation = [dilation, dilation];
+
+        var w = torch.empty(outChannels, inChannels / groups, kernelSize, kernelSize);
+        nn.init.kaiming_uniform_(w, Math.Sqrt(5));
+        register_parameter("weight", new Parameter(w));
+        if (bias)
+        {
+            double bound = 1.0 / Math.Sqrt(inChannels / groups * kernelSize * kernelSize);
+            register_parameter("bias", new Parameter(torch.empty(outChannels).uniform_(-bound, bound)));
+        }
+        _activationQuantizer = new ActivationQuantizer(Quantization.ActivationScheme, Quantization.MovingAverage, Quantization.Momentum);
+        _weightQuantizer = new WeightQuantizer(Quantization.WeightScheme, outChannels);
+        register_module("x_quant", _activationQuantizer);
+        register_module("w_quant", _weightQuantizer);
+        // The cache must be valid before the first training step so that evaluating a fresh layer is sane.
+        _weightQuantizer.Refresh(Weight);
+    }
+
+    /// <summary>The layer's quantization.</summary>
+    public LayerQuantization Quantization { get; }
+
+    /// <summary>Input channels.</summary>
+    public long InChannels { get; }
+
+    /// <summary>Output channels.</summary>
+    public long OutChannels { get; }
+
+    /// <summary>Kernel size.</summary>
+    public long KernelSize { get; }
+
+    /// <summary>Groups.</summary>
+    public long Groups { get; }
+
+    /// <summary>The full-precision weights [out, in/groups, k, k].</summary>
+    public Parameter Weight => get_parameter("weight")!;
+
+    /// <summary>The bias [out], or <see langword="null"/>.</summary>
+    public Parameter? Bias => get_parameter("bias");
+
+    /// <summary>The activation quantizer.</summary>
+    public ActivationQuantizer ActivationQuantizer => _activationQuantizer;
+
+    /// <summary>The weight quantizer.</summary>
+    public WeightQuantizer WeightQuantizer => _weightQuantizer;
+
+    /// <summary>Applies the quantized convolution.</summary>
+    /// <param name="x">Input [N, InChannels, H, W].</param>
+    /// <returns>The output [N, OutChannels, H', W'].</returns>
+    /// <exception cref="ArgumentException">The input is not 4-D with <see cref="InChannels"/> channels, or too small for the kernel.</exception>
+    public override Tensor forward(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.dim() != 4 || x.shape[1] != InChannels)
+        {
+            throw new ArgumentException(
+                $"QuantConv2d expects input [N, {InChannels}, H, W] but got {TensorGuard.Shape(x)}.", nameof(x));
+        }
+        long span = _dilation[0] * (KernelSize - 1) + 1;
+        if (x.shape[2] + 2 * _padding[0] < span || x.shape[3] + 2 * _padding[1] < span)
+        {
+            throw new ArgumentException(
+                $"Input {TensorGuard.Shape(x)} is smaller than the {KernelSize}x{KernelSize} kernel (dilation {_dilation[0]}, padding {_padding[0]}).",
+                nameof(x));
+        }
+        using var scope = NewDisposeScope();
+        var clamped = Quantization.EffectiveClamp.Apply(x);
+        var xq = ActivationQuantizer.call(clamped);
+        var wq = WeightQuantizer.call(Weight);
+        return nn.functional.conv2d(xq, wq, Bias, _stride, _padding, _dilation, Groups).MoveToOuterDisposeScope();
+    }
+}

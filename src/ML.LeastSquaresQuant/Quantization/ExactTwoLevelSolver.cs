@@ -1,0 +1,218 @@
+using System;
+
+namespace ML.LeastSquaresQuant.Quantization;
+
+/// <summary>
+/// Exact least-squares scalars for <c>ls-2</c> and <c>ls-T</c> on one row of magnitudes, without sorting the row.
+/// </summary>
+/// <remarks>
+/// Both problems are optimal 1-D two-cluster splits of the sorted magnitudes a (ALGORITHMS.md §3). The split's
+/// threshold m(t) never decreases with the split index t, and every global optimum t* has a[t*−1] ≤ m(t*) ≤ a[t*].
+/// So once every optimum is known to satisfy t* ≥ k, each element below m(k) is certainly in the lower cluster
+/// (and symmetrically from the top). Alternating these two bounds decides almost every element in two or three
+/// passes; the few undecided elements, which lie between the bounds, are then sorted and every split among them
+/// is scored exactly. Where the bounds stall (several local optima) the sort simply covers more elements, so
+/// the result is always the exact optimum. Sums are kept in double; ls-2 accumulates a − min so that
+/// nearly-constant rows keep their precision.
+/// </remarks>
+internal static class ExactTwoLevelSolver
+{
+    /// <summary>Undecided elements at or below this count are sorted instead of bracketed further.</summary>
+    private const int SortThreshold = 48;
+
+    private const int MaxBracketPasses = 64;
+
+    /// <summary>
+    /// Writes |row| into <paramref name="magnitudes"/> and returns (min, max, sum) of the magnitudes;
+    /// <paramref name="finite"/> is false when the row holds NaN or ±∞.
+    /// </summary>
+    public static (double Min, double Max, double Sum) LoadMagnitudes(ReadOnlySpan<float> row, Span<double> magnitudes, out bool finite)
+    {
+        double min = double.PositiveInfinity, max = 0, sum = 0;
+        bool ok = true;
+        for (int i = 0; i < row.Length; i++)
+        {
+            float v = row[i];
+            ok &= float.IsFinite(v);
+            double a = Math.Abs((double)v);
+            magnitudes[i] = a;
+            sum += a;
+            if (a < min) { min = a; }
+            if (a > max) { max = a; }
+        }
+        finite = ok;
+        return (min, max, sum);
+    }
+
+    /// <inheritdoc cref="LoadMagnitudes(ReadOnlySpan{float}, Span{double}, out bool)"/>
+    public static (double Min, double Max, double Sum) LoadMagnitudes(ReadOnlySpan<double> row, Span<double> magnitudes, out bool finite)
+    {
+        double min = double.PositiveInfinity, max = 0, sum = 0;
+        bool ok = true;
+        for (int i = 0; i < row.Length; i++)
+        {
+            double v = row[i];
+            ok &= double.IsFinite(v);
+            double a = Math.Abs(v);
+            magnitudes[i] = a;
+            sum += a;
+            if (a < min) { min = a; }
+            if (a > max) { max = a; }
+        }
+        finite = ok;
+        return (min, max, sum);
+    }
+
+    /// <summary>
+    /// The exact <c>ls-2</c> scalars (v1, v2) of a row, given its magnitudes (overwritten as scratch).
+    /// </summary>
+    public static (double V1, double V2) SolveTwoBit(Span<double> a, double min, double max, double sum)
+    {
+        int n = a.Length;
+        if (n == 1 || !(max > min))
+        {
+            // One element or equal magnitudes: both clusters collapse onto the mean.
+            return (sum / n, 0.0);
+        }
+
+        double c = min;
+        double total = 0; // Σ (a − c), recomputed so the shifted sums share one rounding path.
+        for (int i = 0; i < n; i++)
+        {
+            total += a[i] - c;
+        }
+
+        // Every optimum has 1 ≤ t* ≤ n−1, so m(1) ≤ m* ≤ m(n−1); both are known from min, max and the sum.
+        double lo = c + 0.5 * (total / (n - 1));
+        double hi = c + 0.5 * ((total - (max - c)) / (n - 1) + (max - c));
+
+        int lowCount = 0, highCount = 0;
+        double lowSum = 0, highSum = 0; // shifted sums of the decided elements
+        int undecided = n;
+        for (int pass = 0; pass < MaxBracketPasses && undecided > SortThreshold; pass++)
+        {
+            int kept = 0;
+            for (int i = 0; i < undecided; i++)
+            {
+                double v = a[i];
+                if (v < lo) { lowCount++; lowSum += v - c; }
+                else if (v > hi) { highCount++; highSum += v - c; }
+                else { a[kept++] = v; }
+            }
+            if (kept == undecided)
+            {
+                break;
+            }
+            undecided = kept;
+            if (lowCount > 0 && lowCount < n)
+            {
+                lo = Math.Max(lo, c + 0.5 * (lowSum / lowCount + (total - lowSum) / (n - lowCount)));
+            }
+            if (highCount > 0 && highCount < n)
+            {
+                hi = Math.Min(hi, c + 0.5 * ((total - highSum) / (n - highCount) + highSum / highCount));
+            }
+        }
+
+        var rest = a[..undecided];
+        rest.Sort();
+        double bestScore = double.NegativeInfinity, bestLower = 0;
+        int bestT = -1;
+        double prefix = lowSum;
+        for (int j = 0; j <= undecided; j++)
+        {
+            int t = lowCount + j;
+            if (t >= 1 && t <= n - 1)
+            {
+                double upper = total - prefix;
+                double score = prefix * prefix / t + upper * upper / (n - t);
+                if (score > bestScore)
+                {
+                    bestScore = score;
+                    bestT = t;
+                    bestLower = prefix;
+                }
+            }
+            if (j < undecided)
+            {
+                prefix += rest[j] - c;
+            }
+        }
+        if (bestT < 0)
+        {
+            return (sum / n, 0.0);
+        }
+        double low = c + bestLower / bestT;
+        double high = c + (total - bestLower) / (n - bestT);
+        return (0.5 * (low + high), 0.5 * (high - low));
+    }
+
+    /// <summary>
+    /// The exact <c>ls-T</c> scalar v of a row (levels 0 and 2v for |x|), given its magnitudes (overwritten as scratch).
+    /// </summary>
+    public static double SolveTernary(Span<double> a, double max, double sum)
+    {
+        int n = a.Length;
+        if (!(sum > 0))
+        {
+            return 0.0;
+        }
+
+        // Threshold m(t) = U(t)/2; every optimum has 0 ≤ t* ≤ n−1, so mean/2 ≤ m* ≤ max/2.
+        double lo = 0.5 * sum / n;
+        double hi = 0.5 * max;
+        int lowCount = 0, highCount = 0;
+        double lowSum = 0, highSum = 0;
+        int undecided = n;
+        for (int pass = 0; pass < MaxBracketPasses && undecided > SortThreshold; pass++)
+        {
+            int kept = 0;
+            for (int i = 0; i < undecided; i++)
+            {
+                double v = a[i];
+                if (v < lo) { lowCount++; lowSum += v; }
+                else if (v > hi) { highCount++; highSum += v; }
+                else { a[kept++] = v; }
+            }
+            if (kept == undecided)
+            {
+                break;
+            }
+            undecided = kept;
+            if (lowCount < n)
+            {
+                lo = Math.Max(lo, 0.5 * (sum - lowSum) / (n - lowCount));
+            }
+            if (highCount > 0)
+            {
+                hi = Math.Min(hi, 0.5 * highSum / highCount);
+            }
+        }
+
+        var rest = a[..undecided];
+        rest.Sort();
+        double bestScore = double.NegativeInfinity, bestUpper = 0;
+        int bestT = -1;
+        double prefix = lowSum;
+        for (int j = 0; j <= undecided; j++)
+        {
+            int t = lowCount + j;
+            if (t <= n - 1)
+            {
+                double upper = sum - prefix;
+                double score = upper * upper / (n - t);
+                if (score > bestScore)
+                {
+                    bestScore = score;
+                    bestT = t;
+                    bestUpper = upper;
+                }
+            }
+            if (j < undecided)
+            {
+                prefix += rest[j];
+            }
+        }
+        return bestT < 0 ? 0.0 : 0.5 * bestUpper / (n - bestT);
+    }
+}
