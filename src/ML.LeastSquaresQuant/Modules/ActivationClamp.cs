@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 namespace ML.LeastSquaresQuant.Modules;
 
 /// <summary>The clamp applied to activations before they are quantized: identity or symmetric [−alpha, alpha].</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(ActivationClampJsonConverter))]
 public sealed record ActivationClamp
 {
     private ActivationClamp(double alpha) => Alpha = alpha;

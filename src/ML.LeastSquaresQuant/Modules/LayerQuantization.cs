@@ -23,6 +23,7 @@ public sealed record LayerQuantization(
     public static LayerQuantization FullPrecision { get; } = new(QuantScheme.FullPrecision, QuantScheme.FullPrecision);
 
     /// <summary>The clamp to apply (never null).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public ActivationClamp EffectiveClamp => Clamp ?? ActivationClamp.Identity;
 
     /// <summary>Builds a configuration from scheme names such as <c>"ls-2"</c> and <c>"ls-1"</c>.</summary>

@@ -10,6 +10,7 @@ namespace ML.LeastSquaresQuant.Quantization;
 /// <remarks>
 /// <c>gf-1</c> quantizes exactly like <c>ls-1</c> but keeps its own name so that a configuration round-trips.
 /// </remarks>
+[System.Text.Json.Serialization.JsonConverter(typeof(QuantSchemeJsonConverter))]
 public readonly record struct QuantScheme
 {
     /// <summary>The largest k accepted for <c>gf-k</c>; more bits than float32 mantissa bits cannot help.</summary>

@@ -1,0 +1,79 @@
+using System;
+using System.Collections.Generic;
+using ML.LeastSquaresQuant.Modules;
+using static TorchSharp.torch;
+
+namespace ML.LeastSquaresQuant.Models;
+
+/// <summary>The quantized ResNet described by a <see cref="QResNetArchitecture"/>; outputs class logits.</summary>
+public sealed class QResNet : nn.Module<Tensor, Tensor>
+{
+    private readonly nn.Module<Tensor, Tensor> stem;
+    private readonly nn.Module<Tensor, Tensor> stages;
+    private readonly nn.Module<Tensor, Tensor> head;
+
+    /// <summary>Builds the network with fresh weights.</summary>
+    /// <param name="architecture">The description (validated here).</param>
+    public QResNet(QResNetArchitecture architecture) : base(nameof(QResNet))
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        architecture.Validate();
+        Architecture = architecture;
+        int w = architecture.Width;
+
+        stem = architecture.Stem == StemKind.Cifar
+            ? nn.Sequential(
+                ("conv", nn.Conv2d(architecture.InputChannels, w, 3, stride: 1, padding: 1, bias: false)),
+                ("bn", nn.BatchNorm2d(w)),
+                ("relu", nn.ReLU()))
+            : nn.Sequential(
+                ("conv", nn.Conv2d(architecture.InputChannels, w, 7, stride: 2, padding: 3, bias: false)),
+                ("bn", nn.BatchNorm2d(w)),
+                ("relu", nn.ReLU()),
+                ("pool", nn.MaxPool2d(3, 2, 1)));
+
+        var stageModules = new List<(string, nn.Module<Tensor, Tensor>)>();
+        long inChannels = w;
+        for (int s = 0; s < architecture.StageCount; s++)
+        {
+            long outChannels = (long)w << s;
+            var quantization = architecture.QuantizationOf(s);
+            var blocks = new List<(string, nn.Module<Tensor, Tensor>)>();
+            for (int b = 0; b < architecture.BlocksPerStage[s]; b++)
+            {
+                long stride = b == 0 && s > 0 ? 2 : 1;
+                nn.Module<Tensor, Tensor> block = architecture.Block == BlockKind.Regular
+                    ? new RegularBlock(inChannels, outChannels, stride, quantization, architecture.Nonlinearity)
+                    : new XnorBlock(inChannels, outChannels, stride, quantization, architecture.Nonlinearity, architecture.DoubleShortcut);
+                blocks.Add(($"block{b}", block));
+                inChannels = outChannels;
+            }
+            stageModules.Add(($"layer{s + 1}", nn.Sequential(blocks)));
+        }
+        stages = nn.Sequential(stageModules);
+        head = nn.Sequential(
+            ("pool", nn.AdaptiveAvgPool2d(1)),
+            ("flatten", nn.Flatten()),
+            ("fc", nn.Linear(inChannels, architecture.NumClasses)));
+        RegisterComponents();
+    }
+
+    /// <summary>The description this network was built from.</summary>
+    public QResNetArchitecture Architecture { get; }
+
+    /// <summary>Computes class logits.</summary>
+    /// <param name="x">Images [N, InputChannels, H, W] (H, W ≥ 1; 32×32 for the CIFAR stem).</param>
+    /// <returns>Logits [N, NumClasses].</returns>
+    /// <exception cref="ArgumentException">The input's rank or channel count is wrong.</exception>
+    public override Tensor forward(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.dim() != 4 || x.shape[1] != Architecture.InputChannels)
+        {
+            throw new ArgumentException(
+                $"QResNet expects images [N, {Architecture.InputChannels}, H, W] but got [{string.Join(", ", x.shape)}].", nameof(x));
+        }
+        using var scope = NewDisposeScope();
+        return head.call(stages.call(stem.call(x))).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,48 @@
+using ML.LeastSquaresQuant.Modules;
+using static TorchSharp.torch;
+
+namespace ML.LeastSquaresQuant.Models;
+
+/// <summary>
+/// BN → QuantConv → nonlin, twice: the quantized students' block. With the double shortcut (Bi-Real style):
+/// out1 = nonlin1(qconv1(bn1(x))) + shortcut(x); out = nonlin2(qconv2(bn2(out1))) + out1. Without it:
+/// out = nonlin2(qconv2(bn2(nonlin1(qconv1(bn1(x)))))) + shortcut(x).
+/// </summary>
+internal sealed class XnorBlock : nn.Module<Tensor, Tensor>
+{
+    private readonly QuantConv2d conv1, conv2;
+    private readonly nn.Module<Tensor, Tensor> bn1, bn2, nonlin1, nonlin2, shortcut;
+    private readonly bool doubleShortcut;
+
+    public XnorBlock(long inChannels, long outChannels, long stride, LayerQuantization quantization, Nonlinearity nonlinearity,
+        bool doubleShortcut)
+        : base(nameof(XnorBlock))
+    {
+        bn1 = nn.BatchNorm2d(inChannels);
+        conv1 = LayerFactory.Conv3x3(inChannels, outChannels, stride, quantization, bias: true);
+        nonlin1 = LayerFactory.Nonlinear(nonlinearity, outChannels);
+        bn2 = nn.BatchNorm2d(outChannels);
+        conv2 = LayerFactory.Conv3x3(outChannels, outChannels, 1, quantization, bias: true);
+        nonlin2 = LayerFactory.Nonlinear(nonlinearity, outChannels);
+        shortcut = LayerFactory.Shortcut(inChannels, outChannels, stride);
+        this.doubleShortcut = doubleShortcut;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var first = nonlin1.call(conv1.call(bn1.call(x)));
+        Tensor result;
+        if (doubleShortcut)
+        {
+            first = first + shortcut.call(x);
+            result = nonlin2.call(conv2.call(bn2.call(first))) + first;
+        }
+        else
+        {
+            result = nonlin2.call(conv2.call(bn2.call(first))) + shortcut.call(x);
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+}
