@@ -14,7 +14,7 @@ public sealed record TrainingOptions
     public int BatchSize { get; init; } = 128;
 
     /// <summary>The optimizer.</summary>
-    public OptimizerOptions Optimizer { get; init; } = new();
+    public OptimizerSettings Optimizer { get; init; } = new();
 
     /// <summary>The learning-rate schedule (stepped per batch).</summary>
     public LearningRateSchedule Schedule { get; init; } = new();

@@ -27,7 +27,7 @@ public sealed class TrainingLoopTests
         Epochs = epochs,
         BatchSize = 16,
         Device = "cpu",
-        Optimizer = new OptimizerOptions { Kind = OptimizerKind.Adam, LearningRate = 3e-3 },
+        Optimizer = new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 3e-3 },
         LogEveryNSteps = 1000,
     };
 

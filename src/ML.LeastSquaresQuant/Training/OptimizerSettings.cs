@@ -22,7 +22,7 @@ public enum OptimizerKind
 }
 
 /// <summary>Optimizer settings. Defaults are the paper's student recipe: Adam, lr 2e-4, no weight decay.</summary>
-public sealed record OptimizerOptions
+public sealed record OptimizerSettings
 {
     /// <summary>The optimizer family.</summary>
     public OptimizerKind Kind { get; init; } = OptimizerKind.Adam;
@@ -49,7 +49,7 @@ public sealed record OptimizerOptions
     public double Rho { get; init; } = 0.9;
 
     /// <summary>The paper's teacher recipe: SGD lr 0.1, momentum 0.9, Nesterov, weight decay 5e-4.</summary>
-    public static OptimizerOptions TeacherSgd { get; } = new() { Kind = OptimizerKind.Sgd, LearningRate = 0.1, WeightDecay = 5e-4 };
+    public static OptimizerSettings TeacherSgd { get; } = new() { Kind = OptimizerKind.Sgd, LearningRate = 0.1, WeightDecay = 5e-4 };
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
     public void Validate()
