@@ -13,7 +13,8 @@ using ML.LeastSquaresQuant.MLNet;
 // Verify() fails loudly, naming the member, if a future ML.NET moves one of them.
 [assembly: IgnoresAccessChecksTo("Microsoft.ML.Core")]
 [assembly: IgnoresAccessChecksTo("Microsoft.ML.Data")]
-//RESNET_LOADABLE
+[assembly: LoadableClass(typeof(LsQuantResNetTransformer), null, typeof(SignatureLoadModel),
+    "LsQuant ResNet transformer", LsQuantResNetTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(LsQuantizeTransformer), null, typeof(SignatureLoadModel),
     "LsQuantize transformer", LsQuantizeTransformer.LoaderSignature)]
 
