@@ -103,7 +103,7 @@ public sealed partial class LsQuantResNetTrainer : IEstimator<LsQuantResNetTrans
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         var o = _options;
-        if (!inputSchema.TryFindColumn(o.FeatureColumnName, out var features))
+        if (SchemaShapeLookup.Find(inputSchema, o.FeatureColumnName) is not { } features)
         {
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Features column '{o.FeatureColumnName}' is not in the data.");
         }
@@ -112,7 +112,7 @@ public sealed partial class LsQuantResNetTrainer : IEstimator<LsQuantResNetTrans
             throw new ArgumentOutOfRangeException(nameof(inputSchema),
                 $"Features column '{o.FeatureColumnName}' must be a known-size vector of Single but is {features.Kind} of {features.ItemType}.");
         }
-        if (!inputSchema.TryFindColumn(o.LabelColumnName, out var label))
+        if (SchemaShapeLookup.Find(inputSchema, o.LabelColumnName) is not { } label)
         {
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{o.LabelColumnName}' is not in the data.");
         }

@@ -29,7 +29,7 @@ public sealed class LsQuantizingEstimator : IEstimator<LsQuantizeTransformer>
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         string name = _transformer.InputColumnName;
-        if (!inputSchema.TryFindColumn(name, out var column))
+        if (SchemaShapeLookup.Find(inputSchema, name) is not { } column)
         {
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{name}' is not in the data.");
         }

@@ -96,7 +96,7 @@ internal static class MLNetInternals
             [typeof(string), typeof(uint), typeof(uint), typeof(uint), typeof(string), typeof(string), typeof(string)]), "VersionInfo constructor", core);
         Require(core.GetType("Microsoft.ML.LoadableClassAttribute"), "LoadableClassAttribute", core);
         Require(core.GetType("Microsoft.ML.SignatureLoadModel"), "SignatureLoadModel", core);
-        Require(core.GetType("Microsoft.ML.Runtime.HostExtensions")?.GetMethod("CheckAlive", all, [typeof(IHostEnvironment)]), "HostExtensions.CheckAlive", core);
+        Require(core.GetType("Microsoft.ML.Runtime.Contracts")?.GetMethod("CheckAlive", all, [typeof(IHostEnvironment)]), "Contracts.CheckAlive", core);
     }
 
     private static void Require(object? member, string name, Assembly assembly)
@@ -105,7 +105,8 @@ internal static class MLNetInternals
         {
             throw new InvalidOperationException(
                 $"ML.LeastSquaresQuant needs the ML.NET internal member {name}, which {assembly.GetName().Name} " +
-                $"{assembly.GetName().Version} does not have. This library is built for Microsoft.ML 5.0.1 exactly.");
+                $"{assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion} does not have. " +
+                "This library is built for Microsoft.ML 5.0.1 exactly.");
         }
     }
 }
