@@ -161,6 +161,9 @@ public sealed partial class LsQuantResNetTrainer
         /// <summary>Report progress to MLContext.Log every N batches.</summary>
         public int LogEveryNSteps { get; set; } = 50;
 
+        /// <summary>Cancels training between batches (ML.NET's own cancellation is checked at each progress report too).</summary>
+        public System.Threading.CancellationToken CancellationToken { get; set; }
+
         /// <summary>Also called with every progress report.</summary>
         public Action<TrainingProgress>? Progress { get; set; }
     }

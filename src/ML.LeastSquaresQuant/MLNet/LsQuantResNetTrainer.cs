@@ -81,6 +81,7 @@ public sealed partial class LsQuantResNetTrainer : IEstimator<LsQuantResNetTrans
             TeacherCorrection = o.TeacherCorrection,
             CheckpointDirectory = o.CheckpointDirectory,
             LogEveryNSteps = o.LogEveryNSteps,
+            CancellationToken = o.CancellationToken,
             Progress = p =>
             {
                 MLNetInternals.CheckAlive(_env);
