@@ -1,0 +1,144 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using ML.LeastSquaresQuant.Data;
+using ML.LeastSquaresQuant.MLNet;
+
+namespace ML.LeastSquaresQuant.Samples;
+
+/// <summary>
+/// The whole story on real Fashion-MNIST: a full-precision teacher, an ls-2/ls-1 student distilled from it,
+/// evaluation of both, Model.Save/Load, scoring of single PNG images, and a comparison table.
+/// </summary>
+public static class Program
+{
+    /// <summary>A PNG image to score.</summary>
+    public sealed class ImageInput
+    {
+        /// <summary>Path of the image.</summary>
+        public string ImagePath { get; set; } = "";
+
+        /// <summary>Its label (unused when scoring).</summary>
+        public string Label { get; set; } = "";
+    }
+
+    /// <summary>What the model predicts for an image.</summary>
+    public sealed class ImagePrediction
+    {
+        /// <summary>Class probabilities.</summary>
+        public float[] Score { get; set; } = [];
+
+        /// <summary>The predicted class name.</summary>
+        public string PredictedLabel { get; set; } = "";
+    }
+
+    /// <summary>Entry point; see <see cref="SampleOptions.Usage"/>.</summary>
+    /// <param name="args">Options.</param>
+    /// <returns>0 on success.</returns>
+    public static int Main(string[] args)
+    {
+        SampleOptions options;
+        try
+        {
+            options = SampleOptions.Parse(args);
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return 2;
+        }
+        var total = Stopwatch.StartNew();
+        var ml = new MLContext(seed: 1);
+        ml.Log += (_, e) =>
+        {
+            if (e.Source == "LsQuantResNet" && e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info)
+            {
+                Console.WriteLine("  " + e.RawMessage);
+            }
+        };
+
+        var files = FashionMnist.Files(options.DataFolder);
+        Console.WriteLine($"Fashion-MNIST from {options.DataFolder}: {options.TrainImages} training and {options.TestImages} test images.");
+        var train = ml.Data.TakeRows(ml.Data.LoadFromIdx(files.TrainImages, files.TrainLabels, FashionMnist.ClassNames), options.TrainImages);
+        var test = ml.Data.TakeRows(ml.Data.LoadFromIdx(files.TestImages, files.TestLabels, FashionMnist.ClassNames), options.TestImages);
+        Directory.CreateDirectory(options.OutputFolder);
+
+        var results = new List<Row>();
+        Console.WriteLine("\n1. Full-precision teacher (fp activations, fp weights)");
+        var (teacher, teacherRow) = TrainAndEvaluate(ml, "teacher fp/fp", train, test, options, new LsQuantResNetTrainer.Options
+        {
+            // The paper's teacher uses SGD for 200 epochs; for a few epochs Adam converges much faster.
+            ActivationScheme = "fp", WeightScheme = "fp", LearningRate = 2e-3, Epochs = options.TeacherEpochs,
+        });
+        results.Add(teacherRow);
+
+        Console.WriteLine("\n2. Quantized student (ls-2 activations, ls-1 weights), distilled from the teacher");
+        var (student, studentRow) = TrainAndEvaluate(ml, "student ls-2/ls-1 + KD", train, test, options, new LsQuantResNetTrainer.Options
+        {
+            ActivationScheme = "ls-2", WeightScheme = "ls-1", LearningRate = 2e-3, Epochs = options.StudentEpochs, Teacher = teacher,
+            DistillationTemperature = 5, TeacherCorrection = true,
+        });
+        results.Add(studentRow);
+
+        Console.WriteLine("\n3. Save, load, and score single PNG images with a PredictionEngine");
+        string modelPath = Path.Combine(options.OutputFolder, "student.zip");
+        ml.Model.Save(student, train.Schema, modelPath);
+        var loaded = ml.Model.Load(modelPath, out _);
+        var pngs = PngExporter.ExportIdx(files.TestImages, files.TestLabels, Path.Combine(options.OutputFolder, "png"), FashionMnist.ClassNames, limit: 8);
+        var pngData = ml.Data.LoadFromEnumerable(pngs.Select(p => new ImageInput { ImagePath = p.ImagePath, Label = "" }));
+        var imagePrep = ml.Transforms.LoadImages("Image", null, "ImagePath")
+            .Append(ml.Transforms.ResizeImages("Image", 28, 28))
+            .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator.ColorBits.Red))
+            .Fit(pngData);
+        var engine = ml.Model.CreatePredictionEngine<ImageInput, ImagePrediction>(imagePrep.Append(loaded));
+        int right = 0;
+        foreach (var png in pngs)
+        {
+            var p = engine.Predict(new ImageInput { ImagePath = png.ImagePath });
+            bool ok = PngExporter.SafeName(p.PredictedLabel) == png.Label;
+            right += ok ? 1 : 0;
+            Console.WriteLine($"  {Path.GetRelativePath(options.OutputFolder, png.ImagePath),-32} true {png.Label,-12} predicted {p.PredictedLabel,-12} ({p.Score.Max():P0}){(ok ? "" : "  ✗")}");
+        }
+        Console.WriteLine($"  {right}/{pngs.Count} PNG images classified correctly; model file {new FileInfo(modelPath).Length / 1024.0:F0} KiB");
+
+        Console.WriteLine("\n4. Comparison");
+        Console.WriteLine($"  {"model",-24} {"top-1",7} {"top-5",7} {"fp32 size",10} {"1-bit size",11} {"train s",8} {"eval img/s",11}");
+        foreach (var r in results)
+        {
+            Console.WriteLine($"  {r.Name,-24} {r.Top1,7:P2} {r.Top5,7:P2} {r.FullPrecisionKiB,8:F0} K {r.QuantizedKiB,9:F0} K {r.TrainSeconds,8:F0} {r.EvalImagesPerSecond,11:F0}");
+        }
+        Console.WriteLine($"\nTotal time {total.Elapsed:mm\\:ss}. Output in {Path.GetFullPath(options.OutputFolder)}.");
+        return 0;
+    }
+
+    private sealed record Row(string Name, double Top1, double Top5, double FullPrecisionKiB, double QuantizedKiB, double TrainSeconds, double EvalImagesPerSecond);
+
+    private static (ITransformer Model, Row Result) TrainAndEvaluate(MLContext ml, string name, IDataView train, IDataView test,
+        SampleOptions sample, LsQuantResNetTrainer.Options options)
+    {
+        options.Width = sample.Width;
+        options.UseFourthStage = sample.FourthStage;
+        options.BatchSize = sample.BatchSize;
+        options.Device = sample.Device;
+        options.CropPadding = 2;
+        options.LogEveryNSteps = 40;
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.LsQuantResNet(options))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        var clock = Stopwatch.StartNew();
+        var model = pipeline.Fit(train);
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test), topKPredictionCount: 5);
+        double evalRate = sample.TestImages / clock.Elapsed.TotalSeconds;
+        Console.WriteLine($"  {name}: top-1 {metrics.MicroAccuracy:P2}, top-5 {metrics.TopKAccuracy:P2}");
+        Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
+        var size = ((IEnumerable<ITransformer>)model).OfType<LsQuantResNetTransformer>().Single().Size;
+        return (model, new Row(name, metrics.MicroAccuracy, metrics.TopKAccuracy, size.FullPrecisionBytes / 1024.0,
+            size.QuantizedBytes / 1024.0, trainSeconds, evalRate));
+    }
+}
