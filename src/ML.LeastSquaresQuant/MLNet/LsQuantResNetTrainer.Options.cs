@@ -104,6 +104,13 @@ public sealed partial class LsQuantResNetTrainer
         /// <summary>Non-linearity in the blocks.</summary>
         public Nonlinearity Nonlinearity { get; set; } = Nonlinearity.ReLU;
 
+        /// <summary>
+        /// A complete network description that replaces the architecture options above (depth, width, stem, blocks,
+        /// schemes); its input channels and class count are taken from the data. For example a
+        /// <see cref="LeNet5Architecture"/>, or a <see cref="QResNetArchitecture"/> with different settings per stage.
+        /// </summary>
+        public NetworkArchitecture? Architecture { get; set; }
+
         /// <summary>Epochs.</summary>
         public int Epochs { get; set; } = Defaults.Epochs;
 
@@ -146,11 +153,15 @@ public sealed partial class LsQuantResNetTrainer
         /// <summary>Use cross-entropy for samples the teacher gets wrong.</summary>
         public bool TeacherCorrection { get; set; } = true;
 
-        /// <summary>Data evaluated after every epoch (same columns as the training data).</summary>
+        /// <summary>Data evaluated after every epoch, with the columns the trainer sees (a key-typed label with the
+        /// same keys as the training data: pass it through the same fitted MapValueToKey).</summary>
         public IDataView? ValidationSet { get; set; }
 
         /// <summary>Folder for training checkpoints; <see langword="null"/> for none.</summary>
         public string? CheckpointDirectory { get; set; }
+
+        /// <summary>A checkpoint written by an earlier run with the same options to continue from.</summary>
+        public string? ResumeFrom { get; set; }
 
         /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>; <see langword="null"/>: CUDA device MLContext.GpuDeviceId when set, else CPU.</summary>
         public string? Device { get; set; }

@@ -60,10 +60,10 @@ public sealed partial class LsQuantResNetTrainer : IEstimator<LsQuantResNetTrans
 
         int seed = o.Seed ?? MLNetInternals.Seed(_env) ?? Random.Shared.Next();
         torch.manual_seed(seed);
-        var architecture = BuildArchitecture(shape.Channels, classes);
+        var architecture = BuildArchitecture(shape.Channels, classes, shape);
         var network = architecture.Build();
         using var channel = _env.Start("LsQuantResNet");
-        Log(channel, $"Training {architecture.BlocksPerStage.Sum() * 2 + 2}-layer QResNet ({Describe(architecture)}) on {train.Count} images {shape}, {classes} classes" +
+        Log(channel, $"Training {Describe(architecture)} on {train.Count} images {shape}, {classes} classes" +
             (teacher is null ? "" : $", distilling from a teacher (T = {o.DistillationTemperature}, teacher correction {(o.TeacherCorrection ? "on" : "off")})") + ".");
 
         var result = TrainingLoop.Run(network, train, validation, new TrainingOptions
@@ -80,6 +80,7 @@ public sealed partial class LsQuantResNetTrainer : IEstimator<LsQuantResNetTrans
             DistillationTemperature = o.DistillationTemperature,
             TeacherCorrection = o.TeacherCorrection,
             CheckpointDirectory = o.CheckpointDirectory,
+            ResumeFrom = o.ResumeFrom,
             LogEveryNSteps = o.LogEveryNSteps,
             CancellationToken = o.CancellationToken,
             Progress = p =>
@@ -129,9 +130,23 @@ public sealed partial class LsQuantResNetTrainer : IEstimator<LsQuantResNetTrans
         return new SchemaShape(columns.Values);
     }
 
-    private QResNetArchitecture BuildArchitecture(int channels, int classes)
+    private NetworkArchitecture BuildArchitecture(int channels, int classes, ImageShape? shape = null)
     {
         var o = _options;
+        if (o.Architecture is not null)
+        {
+            var given = o.Architecture with { InputChannels = channels, NumClasses = classes };
+            if (given is LeNet5Architecture lenet && shape is not null)
+            {
+                if (shape.Height != shape.Width)
+                {
+                    throw new ArgumentException($"LeNet-5 needs square images but the features hold {shape}.", nameof(Options.Architecture));
+                }
+                given = lenet with { ImageSize = shape.Height };
+            }
+            given.Validate();
+            return given;
+        }
         int stages = o.UseFourthStage ? 4 : 3;
         int[] blocks = o.Depth switch
         {
@@ -229,8 +244,13 @@ public sealed partial class LsQuantResNetTrainer : IEstimator<LsQuantResNetTrans
     private static IEnumerable<ITransformer> Flatten(ITransformer transformer) =>
         transformer is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [transformer];
 
-    private static string Describe(QResNetArchitecture a) =>
-        string.Join(", ", a.StageQuantization.Select((q, i) => $"layer{i + 1} x={q.ActivationScheme} w={q.WeightScheme}"));
+    private static string Describe(NetworkArchitecture architecture) => architecture switch
+    {
+        QResNetArchitecture a => $"{a.BlocksPerStage.Sum() * 2 + 2}-layer QResNet (" +
+            string.Join(", ", Enumerable.Range(0, a.StageCount).Select(i => a.QuantizationOf(i)).Select((q, i) => $"layer{i + 1} x={q.ActivationScheme} w={q.WeightScheme}")) + ")",
+        LeNet5Architecture l => $"LeNet-5 (conv2 x={l.Quantization.ActivationScheme} w={l.Quantization.WeightScheme})",
+        _ => architecture.GetType().Name,
+    };
 
     private static void Log(IChannel channel, string message) =>
         channel.Send(new ChannelMessage(ChannelMessageKind.Info, MessageSensitivity.None, message));

@@ -67,6 +67,15 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
     /// <summary>The label's key values (as text), or <see langword="null"/> when the label had none.</summary>
     public IReadOnlyList<string>? LabelKeyValues { get; }
 
+    /// <summary>Channels of the images the model reads.</summary>
+    public int ImageChannels => Shape.Channels;
+
+    /// <summary>Height of the images the model reads.</summary>
+    public int ImageHeight => Shape.Height;
+
+    /// <summary>Width of the images the model reads.</summary>
+    public int ImageWidth => Shape.Width;
+
     /// <summary>The features column read.</summary>
     public string FeatureColumnName { get; }
 
