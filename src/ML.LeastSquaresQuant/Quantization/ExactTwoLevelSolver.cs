@@ -1,4 +1,5 @@
 using System;
+using System.Numerics;
 
 namespace ML.LeastSquaresQuant.Quantization;
 
@@ -26,32 +27,14 @@ internal static class ExactTwoLevelSolver
     /// Writes |row| into <paramref name="magnitudes"/> and returns (min, max, sum) of the magnitudes;
     /// <paramref name="finite"/> is false when the row holds NaN or ±∞.
     /// </summary>
-    public static (double Min, double Max, double Sum) LoadMagnitudes(ReadOnlySpan<float> row, Span<double> magnitudes, out bool finite)
+    public static (double Min, double Max, double Sum) LoadMagnitudes<T>(ReadOnlySpan<T> row, Span<double> magnitudes, out bool finite)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         double min = double.PositiveInfinity, max = 0, sum = 0;
         bool ok = true;
         for (int i = 0; i < row.Length; i++)
         {
-            float v = row[i];
-            ok &= float.IsFinite(v);
-            double a = Math.Abs((double)v);
-            magnitudes[i] = a;
-            sum += a;
-            if (a < min) { min = a; }
-            if (a > max) { max = a; }
-        }
-        finite = ok;
-        return (min, max, sum);
-    }
-
-    /// <inheritdoc cref="LoadMagnitudes(ReadOnlySpan{float}, Span{double}, out bool)"/>
-    public static (double Min, double Max, double Sum) LoadMagnitudes(ReadOnlySpan<double> row, Span<double> magnitudes, out bool finite)
-    {
-        double min = double.PositiveInfinity, max = 0, sum = 0;
-        bool ok = true;
-        for (int i = 0; i < row.Length; i++)
-        {
-            double v = row[i];
+            double v = double.CreateTruncating(row[i]);
             ok &= double.IsFinite(v);
             double a = Math.Abs(v);
             magnitudes[i] = a;
