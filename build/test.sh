@@ -13,10 +13,16 @@ rm -rf "$results" && mkdir -p "$results"
 dotnet build ML.LeastSquaresQuant.sln -c "$config" -nologo -v q
 
 # GPU tests run on the GPU machine only (see README); everything else runs here.
+# "--filter EXPR" narrows the run further (for example --filter "FullyQualifiedName~QuantScheme").
+filter="TestCategory!=Gpu"
+extra=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--filter" ] && [ $# -ge 2 ]; then filter="($filter)&($2)"; shift 2; else extra+=("$1"); shift; fi
+done
 set +e
 dotnet "test/ML.LeastSquaresQuant.Tests/bin/$config/net10.0/ML.LeastSquaresQuant.Tests.dll" \
-  --filter "TestCategory!=Gpu" --report-trx --report-trx-filename results.trx \
-  --results-directory "$results" "$@"
+  --filter "$filter" --report-trx --report-trx-filename results.trx \
+  --results-directory "$results" ${extra[@]+"${extra[@]}"}
 status=$?
 set -e
 
