@@ -83,6 +83,14 @@ public static class LeastSquaresQuantizer
         {
             v = torch.cat([v, v], 1);
         }
+        var result = FoldableReconstruction.Applies(rows) ? FoldableReconstruction.Run(rows, v) : ReconstructWithTensorOps(rows, v);
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The device-independent reconstruction from expanded step scalars (the GPU path).</summary>
+    internal static Tensor ReconstructWithTensorOps(Tensor rows, Tensor v)
+    {
+        using var scope = NewDisposeScope();
         long k = v.shape[1];
         Tensor result;
         if (k == 1)

@@ -143,6 +143,28 @@ public sealed class LeastSquaresQuantizerTests
     }
 
     [TestMethod]
+    [DataRow(ScalarType.Float32)]
+    [DataRow(ScalarType.Float64)]
+    public void TestFusedCpuReconstructionEqualsTensorOpsBitForBit(ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(12);
+        var rows = torch.randn(37, 301, dtype: dtype) * 3;
+        rows[0] = torch.zeros(301, dtype: dtype); // sign(0) = +1 on both paths
+        foreach (int k in new[] { 1, 2, 3 })
+        {
+            var perRow = torch.rand(37, k, dtype: dtype);
+            var shared = torch.rand(1, k, dtype: dtype);
+            foreach (var steps in new[] { perRow, shared })
+            {
+                var fused = FoldableReconstruction.Run(rows, steps);
+                var reference = LeastSquaresQuantizer.ReconstructWithTensorOps(rows, steps);
+                Assert.IsTrue(fused.BitEqual(reference), $"k = {k}, scalars {TensorTestData.Values(steps).Length / k} row(s)");
+            }
+        }
+    }
+
+    [TestMethod]
     public void TestGreedyEqualsStepsByHandAndGf1EqualsLs1()
     {
         var rows = TensorTestData.AwkwardRows(40, 30, seed: 5);

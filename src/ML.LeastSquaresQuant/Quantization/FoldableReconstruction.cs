@@ -1,0 +1,80 @@
+using System;
+using System.Numerics;
+using System.Threading.Tasks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ML.LeastSquaresQuant.Quantization;
+
+/// <summary>
+/// The foldable reconstruction x_q = Σ v_i·sign(r_{i−1}) in one pass over CPU memory, instead of a dozen
+/// element-wise tensor operations. It performs the same floating-point operations in the same order as the
+/// tensor path (step = sign·v; result += step; residual −= step), so both give identical bits.
+/// </summary>
+internal static class FoldableReconstruction
+{
+    /// <summary>True when the fused kernel applies: CPU, float32 or float64.</summary>
+    public static bool Applies(Tensor rows) =>
+        rows.device_type == TorchSharp.DeviceType.CPU && rows.dtype is ScalarType.Float32 or ScalarType.Float64;
+
+    /// <summary>Reconstructs [R, n] rows from [R or 1, k] step scalars (ls-T already expanded to two columns).</summary>
+    public static Tensor Run(Tensor rows, Tensor steps)
+    {
+        using var scope = NewDisposeScope();
+        var x = rows.detach().contiguous();
+        var v = steps.detach().to_type(x.dtype).contiguous();
+        var result = torch.empty_like(x);
+        if (x.dtype == ScalarType.Float32)
+        {
+            Kernel<float>(x, v, result);
+        }
+        else
+        {
+            Kernel<double>(x, v, result);
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+
+    private static unsafe void Kernel<T>(Tensor x, Tensor v, Tensor result) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rowCount = checked((int)x.shape[0]);
+        int n = checked((int)x.shape[1]);
+        int k = checked((int)v.shape[1]);
+        bool shared = v.shape[0] == 1;
+        fixed (byte* xBytes = x.bytes, vBytes = v.bytes, outBytes = result.bytes)
+        {
+            nint xp = (nint)xBytes, vp = (nint)vBytes, op = (nint)outBytes;
+            Parallel.For(0, rowCount, () => new T[n], (row, _, residual) =>
+            {
+                var input = new ReadOnlySpan<T>((T*)xp + (long)row * n, n);
+                var scalars = new ReadOnlySpan<T>((T*)vp + (shared ? 0 : (long)row * k), k);
+                var output = new Span<T>((T*)op + (long)row * n, n);
+                if (k == 1)
+                {
+                    T s = scalars[0];
+                    for (int j = 0; j < n; j++)
+                    {
+                        output[j] = (input[j] >= T.Zero ? T.One : T.NegativeOne) * s;
+                    }
+                    return residual;
+                }
+                input.CopyTo(residual);
+                output.Clear();
+                for (int i = 0; i < k; i++)
+                {
+                    T s = scalars[i];
+                    for (int j = 0; j < n; j++)
+                    {
+                        T step = (residual[j] >= T.Zero ? T.One : T.NegativeOne) * s;
+                        output[j] += step;
+                        residual[j] -= step;
+                    }
+                }
+                return residual;
+            }, _ => { });
+        }
+        GC.KeepAlive(x);
+        GC.KeepAlive(v);
+        GC.KeepAlive(result);
+    }
+}
