@@ -54,7 +54,7 @@ internal static class FoldableReconstruction
                     T s = scalars[0];
                     for (int j = 0; j < n; j++)
                     {
-                        output[j] = (input[j] >= T.Zero ? T.One : T.NegativeOne) * s;
+                        output[j] = Sign(input[j]) * s;
                     }
                     return residual;
                 }
@@ -65,7 +65,7 @@ internal static class FoldableReconstruction
                     T s = scalars[i];
                     for (int j = 0; j < n; j++)
                     {
-                        T step = (residual[j] >= T.Zero ? T.One : T.NegativeOne) * s;
+                        T step = Sign(residual[j]) * s;
                         output[j] += step;
                         residual[j] -= step;
                     }
@@ -76,5 +76,13 @@ internal static class FoldableReconstruction
         GC.KeepAlive(x);
         GC.KeepAlive(v);
         GC.KeepAlive(result);
+    }
+
+    /// <summary>The binary sign (+1 for x ≥ 0, including −0; −1 otherwise) without a branch: signs are unpredictable.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static T Sign<T>(T x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool nonNegative = x >= T.Zero;
+        return T.CreateTruncating(2 * System.Runtime.CompilerServices.Unsafe.As<bool, byte>(ref nonNegative) - 1);
     }
 }
