@@ -65,24 +65,7 @@ public class TrainingBenchmarks
     {
         using var scope = NewDisposeScope();
         _model.train();
-        _optimizer.zero_grad();
-        var logits = _model.call(_trainBatch);
-        Tensor loss;
-        if (_teacher is null)
-        {
-            loss = nn.functional.cross_entropy(logits, _labels);
-        }
-        else
-        {
-            Tensor teacherLogits;
-            using (torch.no_grad())
-            {
-                teacherLogits = _teacher.call(_trainBatch);
-            }
-            loss = DistillationLoss.Compute(logits, teacherLogits, _labels, 5, true);
-        }
-        loss.backward();
-        _optimizer.step();
+        TrainingLoop.Step(_model, _optimizer, _trainBatch, _labels, _teacher, 5, true);
     }
 
     /// <summary>One evaluation batch of 100 images.</summary>

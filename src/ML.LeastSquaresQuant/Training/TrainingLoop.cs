@@ -115,24 +115,7 @@ public static class TrainingLoop
                 var x = options.Augmentation.Apply(train.ImagesAt(indices), training: true, generator);
                 var y = train.Labels.index_select(0, indices);
 
-                optimizer.zero_grad();
-                var logits = model.call(x);
-                Tensor loss;
-                if (teacher is null)
-                {
-                    loss = nn.functional.cross_entropy(logits, y);
-                }
-                else
-                {
-                    Tensor teacherLogits;
-                    using (torch.no_grad())
-                    {
-                        teacherLogits = teacher.call(x);
-                    }
-                    loss = DistillationLoss.Compute(logits, teacherLogits, y, options.DistillationTemperature, options.TeacherCorrection);
-                }
-                loss.backward();
-                optimizer.step();
+                var (logits, loss) = Step(model, optimizer, x, y, teacher, options.DistillationTemperature, options.TeacherCorrection);
 
                 using (torch.no_grad())
                 {
@@ -175,6 +158,34 @@ public static class TrainingLoop
         }
         model.eval();
         return new TrainingResult(history, device, checkpointPath);
+    }
+
+    /// <summary>
+    /// One optimization step: forward, cross-entropy (or the KD loss against <paramref name="teacher"/>), backward,
+    /// optimizer step. Returns the logits and the loss, in the caller's dispose scope.
+    /// </summary>
+    internal static (Tensor Logits, Tensor Loss) Step(nn.Module<Tensor, Tensor> model, OptimizerHelper optimizer, Tensor x, Tensor y,
+        nn.Module<Tensor, Tensor>? teacher, double temperature, bool teacherCorrection)
+    {
+        optimizer.zero_grad();
+        var logits = model.call(x);
+        Tensor loss;
+        if (teacher is null)
+        {
+            loss = nn.functional.cross_entropy(logits, y);
+        }
+        else
+        {
+            Tensor teacherLogits;
+            using (torch.no_grad())
+            {
+                teacherLogits = teacher.call(x);
+            }
+            loss = DistillationLoss.Compute(logits, teacherLogits, y, temperature, teacherCorrection);
+        }
+        loss.backward();
+        optimizer.step();
+        return (logits, loss);
     }
 
     /// <summary>Cross-entropy, top-1 and top-5 accuracy of <paramref name="model"/> on <paramref name="data"/> in evaluation mode.</summary>
