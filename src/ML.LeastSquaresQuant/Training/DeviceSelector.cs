@@ -7,6 +7,15 @@ namespace ML.LeastSquaresQuant.Training;
 /// <summary>Turns a device request into a TorchSharp device: CUDA when asked and available, else CPU or an error.</summary>
 public static class DeviceSelector
 {
+    /// <summary>
+    /// Loads TorchSharp's CUDA backend if it can be loaded. Call it first thing in a program that wants CUDA:
+    /// libtorch picks its backend libraries when it is first used, so a later attempt can fail where this one works.
+    /// </summary>
+    /// <returns>Whether CUDA is usable.</returns>
+    public static bool InitializeCuda() => TryInitializeDeviceType(DeviceType.CUDA) && cuda.is_available();
+
+    private static bool CudaAvailable() => cuda.is_available() || InitializeCuda();
+
     /// <summary>Resolves a device request.</summary>
     /// <param name="requested"><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>, or <see langword="null"/>/<c>auto</c> (CUDA when available).</param>
     /// <param name="fallbackToCpu">Use the CPU when CUDA is requested but unavailable, instead of throwing.</param>
@@ -18,7 +27,7 @@ public static class DeviceSelector
         var text = requested?.Trim().ToLowerInvariant();
         if (string.IsNullOrEmpty(text) || text == "auto")
         {
-            return cuda.is_available() ? CUDA : CPU;
+            return CudaAvailable() ? CUDA : CPU;
         }
         if (text == "cpu")
         {
@@ -29,7 +38,7 @@ public static class DeviceSelector
         {
             throw new ArgumentException($"'{requested}' is not a device: use cpu, cuda, cuda:N or auto.", nameof(requested));
         }
-        if (cuda.is_available() && index < cuda.device_count())
+        if (CudaAvailable() && index < cuda.device_count())
         {
             return new Device(DeviceType.CUDA, index);
         }
