@@ -16,26 +16,6 @@ namespace ML.LeastSquaresQuant.Samples;
 /// </summary>
 public static class Program
 {
-    /// <summary>A PNG image to score.</summary>
-    public sealed class ImageInput
-    {
-        /// <summary>Path of the image.</summary>
-        public string ImagePath { get; set; } = "";
-
-        /// <summary>Its label (unused when scoring).</summary>
-        public string Label { get; set; } = "";
-    }
-
-    /// <summary>What the model predicts for an image.</summary>
-    public sealed class ImagePrediction
-    {
-        /// <summary>Class probabilities.</summary>
-        public float[] Score { get; set; } = [];
-
-        /// <summary>The predicted class name.</summary>
-        public string PredictedLabel { get; set; } = "";
-    }
-
     /// <summary>Entry point; see <see cref="SampleOptions.Usage"/>.</summary>
     /// <param name="args">Options.</param>
     /// <returns>0 on success.</returns>
@@ -89,16 +69,16 @@ public static class Program
         ml.Model.Save(student, train.Schema, modelPath);
         var loaded = ml.Model.Load(modelPath, out _);
         var pngs = PngExporter.ExportIdx(files.TestImages, files.TestLabels, Path.Combine(options.OutputFolder, "png"), FashionMnist.ClassNames, limit: 8);
-        var pngData = ml.Data.LoadFromEnumerable(pngs.Select(p => new ImageInput { ImagePath = p.ImagePath, Label = "" }));
+        var pngData = ml.Data.LoadFromEnumerable(pngs.Select(p => new ImageFileInput { ImagePath = p.ImagePath, Label = "" }));
         var imagePrep = ml.Transforms.LoadImages("Image", null, "ImagePath")
             .Append(ml.Transforms.ResizeImages("Image", 28, 28))
             .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator.ColorBits.Red))
             .Fit(pngData);
-        var engine = ml.Model.CreatePredictionEngine<ImageInput, ImagePrediction>(imagePrep.Append(loaded));
+        var engine = ml.Model.CreatePredictionEngine<ImageFileInput, ImageClassPrediction>(imagePrep.Append(loaded));
         int right = 0;
         foreach (var png in pngs)
         {
-            var p = engine.Predict(new ImageInput { ImagePath = png.ImagePath });
+            var p = engine.Predict(new ImageFileInput { ImagePath = png.ImagePath });
             bool ok = PngExporter.SafeName(p.PredictedLabel) == png.Label;
             right += ok ? 1 : 0;
             Console.WriteLine($"  {Path.GetRelativePath(options.OutputFolder, png.ImagePath),-32} true {png.Label,-12} predicted {p.PredictedLabel,-12} ({p.Score.Max():P0}){(ok ? "" : "  ✗")}");

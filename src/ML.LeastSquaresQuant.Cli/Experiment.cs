@@ -124,20 +124,6 @@ internal sealed class Experiment
         return result;
     }
 
-    public sealed class ImageInput
-    {
-        public string ImagePath { get; set; } = "";
-
-        public string Label { get; set; } = "";
-    }
-
-    public sealed class ImagePrediction
-    {
-        public float[] Score { get; set; } = [];
-
-        public string PredictedLabel { get; set; } = "";
-    }
-
     public IEnumerable<(string Image, string Label, float Probability)> Predict(IReadOnlyList<string> images)
     {
         foreach (var image in images)
@@ -150,12 +136,12 @@ internal sealed class Experiment
         var ml = new MLContext(1);
         var model = LoadModel(ml);
         var resnet = ((IEnumerable<ITransformer>)model).OfType<LsQuantResNetTransformer>().Single();
-        var listing = ml.Data.LoadFromEnumerable(images.Select(i => new ImageInput { ImagePath = Path.GetFullPath(i) }));
+        var listing = ml.Data.LoadFromEnumerable(images.Select(i => new ImageFileInput { ImagePath = Path.GetFullPath(i) }));
         var prep = DataSets.ImagePreparation(ml, listing, resnet.ImageChannels, resnet.ImageHeight, resnet.ImageWidth);
-        var engine = ml.Model.CreatePredictionEngine<ImageInput, ImagePrediction>(prep.Append(model));
+        var engine = ml.Model.CreatePredictionEngine<ImageFileInput, ImageClassPrediction>(prep.Append(model));
         foreach (var image in images)
         {
-            var p = engine.Predict(new ImageInput { ImagePath = Path.GetFullPath(image) });
+            var p = engine.Predict(new ImageFileInput { ImagePath = Path.GetFullPath(image) });
             yield return (image, p.PredictedLabel, p.Score.Max());
         }
     }
