@@ -32,6 +32,7 @@ public class TrainingBenchmarks
     public void Setup()
     {
         torch.set_num_threads(System.Environment.ProcessorCount);
+        NativeAllocator.Tune();
         torch.manual_seed(0);
         var parts = Config.Split('+')[0].Split('/');
         LayerQuantization? quant = parts[0] == "fp" && parts[1] == "fp" ? null

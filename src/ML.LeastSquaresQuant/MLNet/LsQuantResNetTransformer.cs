@@ -33,6 +33,7 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
         string featureColumnName, string scoreColumnName, string predictedLabelColumnName, string[]? labelKeyValues,
         double[] mean, double[] std, IReadOnlyList<EpochMetrics> history)
     {
+        NativeAllocator.Tune();
         _network = network;
         _network.to(CPU);
         _network.eval();

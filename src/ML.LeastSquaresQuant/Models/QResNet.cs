@@ -74,6 +74,13 @@ public sealed class QResNet : nn.Module<Tensor, Tensor>
                 $"QResNet expects images [N, {Architecture.InputChannels}, H, W] but got [{string.Join(", ", x.shape)}].", nameof(x));
         }
         using var scope = NewDisposeScope();
-        return head.call(stages.call(stem.call(x))).MoveToOuterDisposeScope();
+        if (!ChannelsLast.Suits(Architecture.Width, x.device_type))
+        {
+            return head.call(stages.call(stem.call(x))).MoveToOuterDisposeScope();
+        }
+        // The stem's output is converted too: with one input channel both layouts are the same memory, and
+        // libtorch may then pick NCHW for everything after the stem.
+        var features = ChannelsLast.Convert(stem.call(ChannelsLast.Convert(x)));
+        return head.call(stages.call(features)).MoveToOuterDisposeScope();
     }
 }

@@ -78,8 +78,7 @@ public sealed class ActivationQuantizer : nn.Module<Tensor, Tensor>
             return x.alias();
         }
         using var scope = NewDisposeScope();
-        long batch = x.shape[0];
-        var rows = x.reshape(batch, -1);
+        var rows = ChannelsLast.SampleRows(x);
         Tensor scalars;
         using (torch.no_grad())
         {
@@ -106,6 +105,6 @@ public sealed class ActivationQuantizer : nn.Module<Tensor, Tensor>
             }
             scalars = LeastSquaresQuantizer.Reconstruct(rows.detach(), scalars, Scheme);
         }
-        return StraightThroughEstimator.Apply(rows, scalars).reshape(x.shape).MoveToOuterDisposeScope();
+        return ChannelsLast.Restore(StraightThroughEstimator.Apply(rows, scalars), x).MoveToOuterDisposeScope();
     }
 }

@@ -1,5 +1,7 @@
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace ML.LeastSquaresQuant.Quantization;
 
@@ -27,20 +29,25 @@ internal static class ExactTwoLevelSolver
     /// Writes |row| into <paramref name="magnitudes"/> and returns (min, max, sum) of the magnitudes;
     /// <paramref name="finite"/> is false when the row holds NaN or ±∞.
     /// </summary>
-    public static (double Min, double Max, double Sum) LoadMagnitudes<T>(ReadOnlySpan<T> row, Span<double> magnitudes, out bool finite)
+    public static (double Min, double Max, double Sum) LoadMagnitudes<T>(ReadOnlySpan<T> row, Span<T> magnitudes, out bool finite)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float) && VectorKernels.IsSupported)
+        {
+            return VectorKernels.LoadMagnitudes(
+                MemoryMarshal.Cast<T, float>(row), MemoryMarshal.Cast<T, float>(magnitudes), out finite);
+        }
         double min = double.PositiveInfinity, max = 0, sum = 0;
         bool ok = true;
         for (int i = 0; i < row.Length; i++)
         {
-            double v = double.CreateTruncating(row[i]);
+            T a = T.Abs(row[i]);
+            double v = double.CreateTruncating(a);
             ok &= double.IsFinite(v);
-            double a = Math.Abs(v);
             magnitudes[i] = a;
-            sum += a;
-            if (a < min) { min = a; }
-            if (a > max) { max = a; }
+            sum += v;
+            if (v < min) { min = v; }
+            if (v > max) { max = v; }
         }
         finite = ok;
         return (min, max, sum);
@@ -49,7 +56,8 @@ internal static class ExactTwoLevelSolver
     /// <summary>
     /// The exact <c>ls-2</c> scalars (v1, v2) of a row, given its magnitudes (overwritten as scratch).
     /// </summary>
-    public static (double V1, double V2) SolveTwoBit(Span<double> a, double min, double max, double sum)
+    public static (double V1, double V2) SolveTwoBit<T>(Span<T> a, double min, double max, double sum)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = a.Length;
         if (n == 1 || !(max > min))
@@ -59,11 +67,7 @@ internal static class ExactTwoLevelSolver
         }
 
         double c = min;
-        double total = 0; // Σ (a − c), recomputed so the shifted sums share one rounding path.
-        for (int i = 0; i < n; i++)
-        {
-            total += a[i] - c;
-        }
+        double total = ShiftedSum(a, c); // Σ (a − c), recomputed so the shifted sums share one rounding path.
 
         // Every optimum has 1 ≤ t* ≤ n−1, so m(1) ≤ m* ≤ m(n−1); both are known from min, max and the sum.
         double lo = c + 0.5 * (total / (n - 1));
@@ -111,7 +115,7 @@ internal static class ExactTwoLevelSolver
             }
             if (j < undecided)
             {
-                prefix += rest[j] - c;
+                prefix += double.CreateTruncating(rest[j]) - c;
             }
         }
         if (bestT < 0)
@@ -126,7 +130,8 @@ internal static class ExactTwoLevelSolver
     /// <summary>
     /// The exact <c>ls-T</c> scalar v of a row (levels 0 and 2v for |x|), given its magnitudes (overwritten as scratch).
     /// </summary>
-    public static double SolveTernary(Span<double> a, double max, double sum)
+    public static double SolveTernary<T>(Span<T> a, double max, double sum)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = a.Length;
         if (!(sum > 0))
@@ -179,7 +184,7 @@ internal static class ExactTwoLevelSolver
             }
             if (j < undecided)
             {
-                prefix += rest[j];
+                prefix += double.CreateTruncating(rest[j]);
             }
         }
         return bestT < 0 ? 0.0 : 0.5 * bestUpper / (n - bestT);
@@ -191,21 +196,28 @@ internal static class ExactTwoLevelSolver
     /// Branch-free: early passes decide a large, unpredictable share of the elements, and mispredicted branches
     /// made this loop several times slower.
     /// </summary>
-    private static int Classify(Span<double> a, double c, double lo, double hi,
+    private static int Classify<T>(Span<T> a, double c, double lo, double hi,
         ref int lowCount, ref double lowSum, ref int highCount, ref double highSum)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float) && VectorKernels.IsSupported)
+        {
+            return VectorKernels.Classify(MemoryMarshal.Cast<T, float>(a), c, lo, hi,
+                ref lowCount, ref lowSum, ref highCount, ref highSum);
+        }
         int kept = 0, lows = 0, highs = 0;
         double lowAcc = 0, highAcc = 0;
         for (int i = 0; i < a.Length; i++)
         {
-            double v = a[i];
+            T value = a[i];
+            double v = double.CreateTruncating(value);
             double shifted = v - c;
             int low = BitOf(v < lo), high = BitOf(v > hi);
             lows += low;
             highs += high;
             lowAcc += shifted * low;
             highAcc += shifted * high;
-            a[kept] = v;
+            a[kept] = value;
             kept += 1 - (low | high);
         }
         lowCount += lows;
@@ -215,6 +227,21 @@ internal static class ExactTwoLevelSolver
         return kept;
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static int BitOf(bool value) => System.Runtime.CompilerServices.Unsafe.As<bool, byte>(ref value);
+    /// <summary>Σ (a − c) in double.</summary>
+    private static double ShiftedSum<T>(Span<T> a, double c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float) && VectorKernels.IsSupported)
+        {
+            return VectorKernels.ShiftedSum(MemoryMarshal.Cast<T, float>(a), c);
+        }
+        double total = 0;
+        foreach (var v in a)
+        {
+            total += double.CreateTruncating(v) - c;
+        }
+        return total;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int BitOf(bool value) => Unsafe.As<bool, byte>(ref value);
 }

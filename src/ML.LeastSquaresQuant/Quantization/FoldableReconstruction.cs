@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Threading.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -49,6 +50,12 @@ internal static class FoldableReconstruction
                 var input = new ReadOnlySpan<T>((T*)xp + (long)row * n, n);
                 var scalars = new ReadOnlySpan<T>((T*)vp + (shared ? 0 : (long)row * k), k);
                 var output = new Span<T>((T*)op + (long)row * n, n);
+                if (typeof(T) == typeof(float) && VectorKernels.IsSupported)
+                {
+                    VectorKernels.Reconstruct(MemoryMarshal.Cast<T, float>(input), MemoryMarshal.Cast<T, float>(scalars),
+                        MemoryMarshal.Cast<T, float>(output));
+                    return residual;
+                }
                 if (k == 1)
                 {
                     T s = scalars[0];

@@ -138,6 +138,8 @@ public static class LeastSquaresQuantizer
         var work = dtype is ScalarType.Float16 or ScalarType.BFloat16 ? x.to_type(ScalarType.Float32) : x;
         Tensor scalars = scheme.Kind switch
         {
+            QuantSchemeKind.LeastSquares1 when work.device_type == DeviceType.CPU && work.dtype == ScalarType.Float32
+                && VectorKernels.IsSupported => MeanAbsOnCpu(work),
             QuantSchemeKind.LeastSquares1 => work.abs().mean([1L], keepdim: true),
             QuantSchemeKind.GreedyFoldable => GreedyScalars(work, scheme.GreedyBits),
             _ when cpuKernel => SolveOnCpu(work, scheme, validateFinite),
@@ -169,48 +171,13 @@ public static class LeastSquaresQuantizer
         int rowCount = checked((int)contiguous.shape[0]);
         int n = checked((int)contiguous.shape[1]);
         int k = scheme.ScalarCount;
-        bool isDouble = contiguous.dtype == ScalarType.Float64;
         var result = new double[(long)rowCount * k];
-        int nonFiniteRow = -1;
-
+        int nonFiniteRow;
         fixed (byte* basePtr = contiguous.bytes)
         {
-            nint data = (nint)basePtr;
-            Parallel.For(0, rowCount, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-                () => new double[n],
-                (row, _, scratch) =>
-                {
-                    (double Min, double Max, double Sum) stats;
-                    bool finite;
-                    if (isDouble)
-                    {
-                        var span = new ReadOnlySpan<double>((double*)data + (long)row * n, n);
-                        stats = ExactTwoLevelSolver.LoadMagnitudes(span, scratch, out finite);
-                    }
-                    else
-                    {
-                        var span = new ReadOnlySpan<float>((float*)data + (long)row * n, n);
-                        stats = ExactTwoLevelSolver.LoadMagnitudes(span, scratch, out finite);
-                    }
-                    if (!finite)
-                    {
-                        nonFiniteRow = row;
-                        for (int j = 0; j < k; j++) { result[(long)row * k + j] = double.NaN; }
-                        return scratch;
-                    }
-                    if (scheme.Kind == QuantSchemeKind.LeastSquares2)
-                    {
-                        var (v1, v2) = ExactTwoLevelSolver.SolveTwoBit(scratch, stats.Min, stats.Max, stats.Sum);
-                        result[(long)row * 2] = v1;
-                        result[(long)row * 2 + 1] = v2;
-                    }
-                    else
-                    {
-                        result[row] = ExactTwoLevelSolver.SolveTernary(scratch, stats.Max, stats.Sum);
-                    }
-                    return scratch;
-                },
-                _ => { });
+            nonFiniteRow = contiguous.dtype == ScalarType.Float64
+                ? SolveRows((double*)basePtr, rowCount, n, scheme, result)
+                : SolveRows((float*)basePtr, rowCount, n, scheme, result);
         }
         GC.KeepAlive(contiguous);
 
@@ -220,5 +187,55 @@ public static class LeastSquaresQuantizer
                 $"Row {nonFiniteRow} contains NaN or infinite values; quantizing it would give a NaN model.", "rows");
         }
         return torch.tensor(result, [rowCount, k], ScalarType.Float64);
+    }
+
+    /// <summary>The <c>ls-1</c> scalar of every float32 row in one pass, summed in double, without temporaries.</summary>
+    private static unsafe Tensor MeanAbsOnCpu(Tensor x)
+    {
+        var contiguous = x.contiguous();
+        int rowCount = checked((int)contiguous.shape[0]);
+        int n = checked((int)contiguous.shape[1]);
+        var result = new double[rowCount];
+        fixed (byte* basePtr = contiguous.bytes)
+        {
+            nint data = (nint)basePtr;
+            Parallel.For(0, rowCount, row => result[row] = VectorKernels.MeanAbs(new ReadOnlySpan<float>((float*)data + (long)row * n, n)));
+        }
+        GC.KeepAlive(contiguous);
+        return torch.tensor(result, [rowCount, 1], ScalarType.Float64);
+    }
+
+    /// <summary>Solves every row in parallel; returns a row holding NaN or ±∞ (its scalars are NaN), or −1.</summary>
+    private static unsafe int SolveRows<T>(T* data, int rowCount, int n, QuantScheme scheme, double[] result)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        int k = scheme.ScalarCount;
+        int nonFiniteRow = -1;
+        nint basePtr = (nint)data;
+        Parallel.For(0, rowCount, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            () => new T[n],
+            (row, _, scratch) =>
+            {
+                var span = new ReadOnlySpan<T>((T*)basePtr + (long)row * n, n);
+                var stats = ExactTwoLevelSolver.LoadMagnitudes(span, scratch, out bool finite);
+                if (!finite)
+                {
+                    nonFiniteRow = row;
+                    result.AsSpan(row * k, k).Fill(double.NaN);
+                }
+                else if (scheme.Kind == QuantSchemeKind.LeastSquares2)
+                {
+                    var (v1, v2) = ExactTwoLevelSolver.SolveTwoBit<T>(scratch, stats.Min, stats.Max, stats.Sum);
+                    result[(long)row * 2] = v1;
+                    result[(long)row * 2 + 1] = v2;
+                }
+                else
+                {
+                    result[row] = ExactTwoLevelSolver.SolveTernary<T>(scratch, stats.Max, stats.Sum);
+                }
+                return scratch;
+            },
+            _ => { });
+        return nonFiniteRow;
     }
 }

@@ -44,6 +44,7 @@ public static class TrainingLoop
         }
 
         var device = DeviceSelector.Resolve(options.Device, options.FallbackToCpu);
+        NativeAllocator.Tune();
         model.to(device);
         train.MoveTo(device);
         validation?.MoveTo(device);
@@ -201,6 +202,7 @@ public static class TrainingLoop
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(augmentation);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        NativeAllocator.Tune();
         bool wasTraining = model.training;
         model.eval();
         using var noGrad = torch.no_grad();

@@ -1,0 +1,257 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ML.LeastSquaresQuant.Quantization;
+
+/// <summary>
+/// AVX2 versions of the float32 inner loops of <see cref="ExactTwoLevelSolver"/> and
+/// <see cref="FoldableReconstruction"/>. They make the same decisions and keep sums in double like the scalar
+/// loops (only the order of additions differs), so the scalars are the same exact optimum.
+/// </summary>
+internal static unsafe class VectorKernels
+{
+    /// <summary>Whether the kernels can run on this CPU.</summary>
+    public static bool IsSupported => Avx2.IsSupported;
+
+    /// <summary>For each 8-bit keep mask, the lane indices of the kept lanes first (left-packing by permutation).</summary>
+    private static readonly int[] PackTable = BuildPackTable();
+
+    private static int[] BuildPackTable()
+    {
+        var table = new int[256 * 8];
+        for (int mask = 0; mask < 256; mask++)
+        {
+            int k = 0;
+            for (int lane = 0; lane < 8; lane++)
+            {
+                if ((mask & (1 << lane)) != 0)
+                {
+                    table[mask * 8 + k++] = lane;
+                }
+            }
+        }
+        return table;
+    }
+
+    /// <summary>|row| into <paramref name="magnitudes"/>; (min, max, Σ) of the magnitudes; whether all are finite.</summary>
+    public static (double Min, double Max, double Sum) LoadMagnitudes(ReadOnlySpan<float> row, Span<float> magnitudes, out bool finite)
+    {
+        int n = row.Length;
+        var absMask = Vector256.Create(0x7FFFFFFF).AsSingle();
+        var vmin = Vector256.Create(float.PositiveInfinity);
+        var vmax = Vector256<float>.Zero;
+        var sum0 = Vector256<double>.Zero;
+        var sum1 = Vector256<double>.Zero;
+        var finiteMask = Vector256<float>.AllBitsSet;
+        int i = 0;
+        fixed (float* src = row, dst = magnitudes)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = Avx.LoadVector256(src + i);
+                var a = Avx.And(v, absMask);
+                Avx.Store(dst + i, a);
+                vmin = Avx.Min(vmin, a);
+                vmax = Avx.Max(vmax, a);
+                sum0 = Avx.Add(sum0, Avx.ConvertToVector256Double(a.GetLower()));
+                sum1 = Avx.Add(sum1, Avx.ConvertToVector256Double(a.GetUpper()));
+                // x − x is 0 exactly for finite x and NaN for NaN and ±∞.
+                finiteMask = Avx.And(finiteMask, Avx.CompareEqual(Avx.Subtract(v, v), Vector256<float>.Zero));
+            }
+        }
+        double min = double.PositiveInfinity, max = 0, sum = HorizontalSum(Avx.Add(sum0, sum1));
+        bool ok = Avx.MoveMask(finiteMask) == 0xFF;
+        for (int lane = 0; lane < 8 && n >= 8; lane++)
+        {
+            min = Math.Min(min, vmin.GetElement(lane));
+            max = Math.Max(max, vmax.GetElement(lane));
+        }
+        for (; i < n; i++)
+        {
+            float a = MathF.Abs(row[i]);
+            magnitudes[i] = a;
+            ok &= float.IsFinite(a);
+            sum += a;
+            min = Math.Min(min, a);
+            max = Math.Max(max, a);
+        }
+        finite = ok;
+        // With a NaN, Min/Max lanes are unreliable, but the caller rejects the row anyway.
+        return (min, max, sum);
+    }
+
+    /// <summary>Σ (a − c) in double.</summary>
+    public static double ShiftedSum(Span<float> a, double c)
+    {
+        int n = a.Length;
+        var vc = Vector256.Create(c);
+        var acc0 = Vector256<double>.Zero;
+        var acc1 = Vector256<double>.Zero;
+        int i = 0;
+        fixed (float* p = a)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = Avx.LoadVector256(p + i);
+                acc0 = Avx.Add(acc0, Avx.Subtract(Avx.ConvertToVector256Double(v.GetLower()), vc));
+                acc1 = Avx.Add(acc1, Avx.Subtract(Avx.ConvertToVector256Double(v.GetUpper()), vc));
+            }
+        }
+        double total = HorizontalSum(Avx.Add(acc0, acc1));
+        for (; i < n; i++)
+        {
+            total += a[i] - c;
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// One bracketing pass (see <see cref="ExactTwoLevelSolver"/>): a &lt; lo joins the lower cluster, a &gt; hi the
+    /// upper one, the rest is packed to the front. The double thresholds are turned into float thresholds that give
+    /// exactly the same decisions for every float a.
+    /// </summary>
+    public static int Classify(Span<float> a, double c, double lo, double hi,
+        ref int lowCount, ref double lowSum, ref int highCount, ref double highSum)
+    {
+        int n = a.Length;
+        float loF = SmallestFloatAtLeast(lo), hiF = LargestFloatAtMost(hi);
+        var vlo = Vector256.Create(loF);
+        var vhi = Vector256.Create(hiF);
+        var vc = Vector256.Create(c);
+        var lowAcc0 = Vector256<double>.Zero;
+        var lowAcc1 = Vector256<double>.Zero;
+        var highAcc0 = Vector256<double>.Zero;
+        var highAcc1 = Vector256<double>.Zero;
+        var lowLanes = Vector256<int>.Zero;
+        var highLanes = Vector256<int>.Zero;
+        int kept = 0, i = 0;
+        fixed (float* p = a)
+        fixed (int* table = PackTable)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = Avx.LoadVector256(p + i);
+                var low = Avx.CompareLessThan(v, vlo);
+                var high = Avx.CompareGreaterThan(v, vhi);
+                lowLanes = Avx2.Subtract(lowLanes, low.AsInt32());
+                highLanes = Avx2.Subtract(highLanes, high.AsInt32());
+
+                var d0 = Avx.Subtract(Avx.ConvertToVector256Double(v.GetLower()), vc);
+                var d1 = Avx.Subtract(Avx.ConvertToVector256Double(v.GetUpper()), vc);
+                lowAcc0 = Avx.Add(lowAcc0, Avx.And(d0, Avx2.ConvertToVector256Int64(low.AsInt32().GetLower()).AsDouble()));
+                lowAcc1 = Avx.Add(lowAcc1, Avx.And(d1, Avx2.ConvertToVector256Int64(low.AsInt32().GetUpper()).AsDouble()));
+                highAcc0 = Avx.Add(highAcc0, Avx.And(d0, Avx2.ConvertToVector256Int64(high.AsInt32().GetLower()).AsDouble()));
+                highAcc1 = Avx.Add(highAcc1, Avx.And(d1, Avx2.ConvertToVector256Int64(high.AsInt32().GetUpper()).AsDouble()));
+
+                int keep = ~Avx.MoveMask(Avx.Or(low, high)) & 0xFF;
+                // kept ≤ i, so the 8-lane store ends at or before i + 8: it never overwrites unread elements.
+                Avx.Store(p + kept, Avx2.PermuteVar8x32(v, Avx.LoadVector256(table + keep * 8)));
+                kept += BitOperations.PopCount((uint)keep);
+            }
+        }
+        int lows = HorizontalSum(lowLanes), highs = HorizontalSum(highLanes);
+        double lowTotal = HorizontalSum(Avx.Add(lowAcc0, lowAcc1)), highTotal = HorizontalSum(Avx.Add(highAcc0, highAcc1));
+        for (; i < n; i++)
+        {
+            float v = a[i];
+            double shifted = v - c;
+            int low = ExactTwoLevelSolver.BitOf(v < lo), high = ExactTwoLevelSolver.BitOf(v > hi);
+            lows += low;
+            highs += high;
+            lowTotal += shifted * low;
+            highTotal += shifted * high;
+            a[kept] = v;
+            kept += 1 - (low | high);
+        }
+        lowCount += lows;
+        lowSum += lowTotal;
+        highCount += highs;
+        highSum += highTotal;
+        return kept;
+    }
+
+    /// <summary>
+    /// output = Σ v_i·sign(r_{i−1}) with r_0 = input (sign(x) = +1 for x ≥ 0 including −0, −1 otherwise), the same
+    /// float operations in the same order as the scalar loop, so the bits are identical.
+    /// </summary>
+    public static void Reconstruct(ReadOnlySpan<float> input, ReadOnlySpan<float> scalars, Span<float> output)
+    {
+        int n = input.Length, k = scalars.Length;
+        fixed (float* x = input, o = output)
+        {
+            int i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                var rv = Avx.LoadVector256(x + i);
+                var acc = Vector256<float>.Zero;
+                for (int s = 0; s < k; s++)
+                {
+                    var v = Vector256.Create(scalars[s]);
+                    var nonNegative = Avx.CompareGreaterThanOrEqual(rv, Vector256<float>.Zero);
+                    var step = Avx.BlendVariable(Avx.Subtract(Vector256<float>.Zero, v), v, nonNegative);
+                    acc = k == 1 ? step : Avx.Add(acc, step);
+                    rv = Avx.Subtract(rv, step);
+                }
+                Avx.Store(o + i, acc);
+            }
+            for (; i < n; i++)
+            {
+                float rs = x[i], acc = 0;
+                for (int s = 0; s < k; s++)
+                {
+                    float step = (rs >= 0 ? 1f : -1f) * scalars[s];
+                    acc = k == 1 ? step : acc + step;
+                    rs -= step;
+                }
+                o[i] = acc;
+            }
+        }
+    }
+
+    /// <summary>Mean of |row| accumulated in double (the <c>ls-1</c> scalar).</summary>
+    public static double MeanAbs(ReadOnlySpan<float> row)
+    {
+        int n = row.Length;
+        var absMask = Vector256.Create(0x7FFFFFFF).AsSingle();
+        var acc0 = Vector256<double>.Zero;
+        var acc1 = Vector256<double>.Zero;
+        int i = 0;
+        fixed (float* p = row)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                var a = Avx.And(Avx.LoadVector256(p + i), absMask);
+                acc0 = Avx.Add(acc0, Avx.ConvertToVector256Double(a.GetLower()));
+                acc1 = Avx.Add(acc1, Avx.ConvertToVector256Double(a.GetUpper()));
+            }
+        }
+        double sum = HorizontalSum(Avx.Add(acc0, acc1));
+        for (; i < n; i++)
+        {
+            sum += MathF.Abs(row[i]);
+        }
+        return sum / n;
+    }
+
+    private static float SmallestFloatAtLeast(double x)
+    {
+        float f = (float)x;
+        return f < x ? MathF.BitIncrement(f) : f;
+    }
+
+    private static float LargestFloatAtMost(double x)
+    {
+        float f = (float)x;
+        return f > x ? MathF.BitDecrement(f) : f;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double HorizontalSum(Vector256<double> v) => v.GetElement(0) + v.GetElement(1) + v.GetElement(2) + v.GetElement(3);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int HorizontalSum(Vector256<int> v) => Vector256.Sum(v);
+}
