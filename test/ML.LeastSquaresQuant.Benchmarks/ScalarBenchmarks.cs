@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using ML.LeastSquaresQuant.Quantization;
+using ML.LeastSquaresQuant.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,10 +20,16 @@ public class ScalarBenchmarks
     [Params("512x4608", "32x65536")]
     public string Shape { get; set; } = "512x4608";
 
+    /// <summary><c>avx2</c>: the vectorized float32 kernels; <c>scalar</c>: the same algorithm in scalar loops.</summary>
+    [Params("avx2", "scalar")]
+    public string Kernels { get; set; } = "avx2";
+
     /// <summary>Creates the Gaussian input once.</summary>
     [GlobalSetup]
     public void Setup()
     {
+        NativeAllocator.Tune();
+        VectorKernels.Disabled = Kernels == "scalar";
         var parts = Shape.Split('x');
         torch.manual_seed(0);
         _rows = torch.randn(long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture),

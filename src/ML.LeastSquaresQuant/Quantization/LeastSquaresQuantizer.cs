@@ -128,7 +128,8 @@ public static class LeastSquaresQuantizer
         }
 
         bool cpuKernel = x.device_type == DeviceType.CPU
-            && scheme.Kind is QuantSchemeKind.LeastSquares2 or QuantSchemeKind.LeastSquaresTernary;
+            && (scheme.Kind is QuantSchemeKind.LeastSquares2 or QuantSchemeKind.LeastSquaresTernary
+                || (scheme.Kind == QuantSchemeKind.LeastSquares1 && x.dtype == ScalarType.Float32 && VectorKernels.IsSupported));
         if (validateFinite && !cpuKernel)
         {
             TensorGuard.CheckFinite(x, nameof(rows));
@@ -138,8 +139,7 @@ public static class LeastSquaresQuantizer
         var work = dtype is ScalarType.Float16 or ScalarType.BFloat16 ? x.to_type(ScalarType.Float32) : x;
         Tensor scalars = scheme.Kind switch
         {
-            QuantSchemeKind.LeastSquares1 when work.device_type == DeviceType.CPU && work.dtype == ScalarType.Float32
-                && VectorKernels.IsSupported => MeanAbsOnCpu(work),
+            QuantSchemeKind.LeastSquares1 when cpuKernel => MeanAbsOnCpu(work, validateFinite),
             QuantSchemeKind.LeastSquares1 => work.abs().mean([1L], keepdim: true),
             QuantSchemeKind.GreedyFoldable => GreedyScalars(work, scheme.GreedyBits),
             _ when cpuKernel => SolveOnCpu(work, scheme, validateFinite),
@@ -183,14 +183,15 @@ public static class LeastSquaresQuantizer
 
         if (validateFinite && nonFiniteRow >= 0)
         {
-            throw new ArgumentException(
-                $"Row {nonFiniteRow} contains NaN or infinite values; quantizing it would give a NaN model.", "rows");
+            throw NonFiniteRow(nonFiniteRow);
         }
         return torch.tensor(result, [rowCount, k], ScalarType.Float64);
     }
 
     /// <summary>The <c>ls-1</c> scalar of every float32 row in one pass, summed in double, without temporaries.</summary>
-    private static unsafe Tensor MeanAbsOnCpu(Tensor x)
+    /// <remarks>A double sum of float32 magnitudes cannot overflow, so a row's mean is finite exactly when all of its
+    /// elements are: the check costs nothing extra.</remarks>
+    private static unsafe Tensor MeanAbsOnCpu(Tensor x, bool validateFinite)
     {
         var contiguous = x.contiguous();
         int rowCount = checked((int)contiguous.shape[0]);
@@ -202,8 +203,16 @@ public static class LeastSquaresQuantizer
             Parallel.For(0, rowCount, row => result[row] = VectorKernels.MeanAbs(new ReadOnlySpan<float>((float*)data + (long)row * n, n)));
         }
         GC.KeepAlive(contiguous);
+        int nonFiniteRow = Array.FindIndex(result, v => !double.IsFinite(v));
+        if (validateFinite && nonFiniteRow >= 0)
+        {
+            throw NonFiniteRow(nonFiniteRow);
+        }
         return torch.tensor(result, [rowCount, 1], ScalarType.Float64);
     }
+
+    private static ArgumentException NonFiniteRow(int row) =>
+        new($"Row {row} contains NaN or infinite values; quantizing it would give a NaN model.", "rows");
 
     /// <summary>Solves every row in parallel; returns a row holding NaN or ±∞ (its scalars are NaN), or −1.</summary>
     private static unsafe int SolveRows<T>(T* data, int rowCount, int n, QuantScheme scheme, double[] result)

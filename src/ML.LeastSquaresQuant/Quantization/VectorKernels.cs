@@ -14,8 +14,11 @@ namespace ML.LeastSquaresQuant.Quantization;
 /// </summary>
 internal static unsafe class VectorKernels
 {
-    /// <summary>Whether the kernels can run on this CPU.</summary>
-    public static bool IsSupported => Avx2.IsSupported;
+    /// <summary>Whether the kernels can run on this CPU (and are not turned off for a comparison).</summary>
+    public static bool IsSupported => Avx2.IsSupported && !Disabled;
+
+    /// <summary>Falls back to the scalar loops process-wide, for side-by-side benchmarks and tests.</summary>
+    internal static bool Disabled { get; set; }
 
     /// <summary>For each 8-bit keep mask, the lane indices of the kept lanes first (left-packing by permutation).</summary>
     private static readonly int[] PackTable = BuildPackTable();
