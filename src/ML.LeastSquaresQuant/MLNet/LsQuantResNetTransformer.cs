@@ -37,6 +37,11 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
         _network = network;
         _network.to(CPU);
         _network.eval();
+        // The transformer only scores: its quantized weights are reconstructed once, not per image.
+        foreach (var module in _network.modules())
+        {
+            (module as QuantConv2d)?.FreezeWeights();
+        }
         Architecture = architecture;
         Shape = shape;
         FeatureColumnName = featureColumnName;

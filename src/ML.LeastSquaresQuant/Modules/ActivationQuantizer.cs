@@ -105,6 +105,6 @@ public sealed class ActivationQuantizer : nn.Module<Tensor, Tensor>
             }
             scalars = LeastSquaresQuantizer.Reconstruct(rows.detach(), scalars, Scheme);
         }
-        return ChannelsLast.Restore(StraightThroughEstimator.Apply(rows, scalars), x).MoveToOuterDisposeScope();
+        return ChannelsLast.Restore(StraightThroughEstimator.ApplyIfNeeded(rows, scalars), x).MoveToOuterDisposeScope();
     }
 }

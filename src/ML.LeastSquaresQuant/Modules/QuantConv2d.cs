@@ -99,6 +99,9 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     /// <summary>The weight quantizer.</summary>
     public WeightQuantizer WeightQuantizer => _weightQuantizer;
 
+    /// <summary>Keeps the quantized weights for evaluation-mode passes (see <see cref="WeightQuantizer"/>).</summary>
+    internal void FreezeWeights() => _weightQuantizer.Freeze(Weight);
+
     /// <summary>Applies the quantized convolution.</summary>
     /// <param name="x">Input [N, InChannels, H, W].</param>
     /// <returns>The output [N, OutChannels, H', W'].</returns>

@@ -64,6 +64,14 @@ public sealed class WeightQuantizer : nn.Module<Tensor, Tensor>
         {
             return weight.alias();
         }
+        if (training)
+        {
+            Unfreeze();
+        }
+        else if (_frozen is not null)
+        {
+            return _frozen.alias();
+        }
         using var scope = NewDisposeScope();
         if (training)
         {
@@ -75,8 +83,37 @@ public sealed class WeightQuantizer : nn.Module<Tensor, Tensor>
         {
             quantized = LeastSquaresQuantizer.Reconstruct(rows.detach(), get_buffer(ScalarsBuffer)!, Scheme);
         }
-        return StraightThroughEstimator.Apply(rows, quantized).reshape(weight.shape).MoveToOuterDisposeScope();
+        return StraightThroughEstimator.ApplyIfNeeded(rows, quantized).reshape(weight.shape).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// Reconstructs the quantized weights once from the cached scalars and serves them to every evaluation-mode
+    /// forward pass until the next training-mode pass (or <see cref="Unfreeze"/>): for a model that only scores,
+    /// such as the ML.NET transformer's, the weights never change, and reconstructing them per image cost as much as
+    /// the convolutions of a single image.
+    /// </summary>
+    internal void Freeze(Tensor weight)
+    {
+        CheckWeight(weight);
+        Unfreeze();
+        if (!Scheme.IsQuantized)
+        {
+            return;
+        }
+        using var scope = NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var rows = weight.detach().reshape(OutChannels, -1);
+        _frozen = LeastSquaresQuantizer.Reconstruct(rows, get_buffer(ScalarsBuffer)!, Scheme).reshape(weight.shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Drops the weights kept by <see cref="Freeze"/>.</summary>
+    internal void Unfreeze()
+    {
+        _frozen?.Dispose();
+        _frozen = null;
+    }
+
+    private Tensor? _frozen;
 
     private void CheckWeight(Tensor weight)
     {

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ML.LeastSquaresQuant.Quantization;
@@ -22,4 +23,11 @@ public static class StraightThroughEstimator
         var zeroWithGradient = clipped - clipped.detach();
         return (quantized.detach() + zeroWithGradient).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// <see cref="Apply"/> when a gradient can flow to <paramref name="input"/>; otherwise (evaluation, no_grad,
+    /// frozen inputs) <paramref name="quantized"/> itself, which is the same value without three element-wise passes.
+    /// </summary>
+    internal static Tensor ApplyIfNeeded(Tensor input, Tensor quantized) =>
+        torch.is_grad_enabled() && input.requires_grad ? Apply(input, quantized) : quantized.detach();
 }

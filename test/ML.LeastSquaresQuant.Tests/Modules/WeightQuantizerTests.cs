@@ -89,4 +89,28 @@ public sealed class WeightQuantizerTests
         StringAssert.Contains(ex.Message, "[3, 2]");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new WeightQuantizer(QuantScheme.LeastSquares1, 0));
     }
+
+    [TestMethod]
+    public void TestFrozenWeightsServeEvaluationUntilTheNextTrainingPass()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(9);
+        var quantizer = new WeightQuantizer(QuantScheme.LeastSquares2, 4);
+        var weight = torch.randn(4, 3, 3, 3);
+        quantizer.train();
+        quantizer.call(weight);
+        quantizer.eval();
+        var expected = quantizer.call(weight).detach().clone();
+
+        quantizer.Freeze(weight);
+        Assert.IsTrue(quantizer.call(weight).BitEqual(expected), "frozen weights are the evaluation-mode weights");
+        var changed = weight * 3;
+        Assert.IsTrue(quantizer.call(changed).BitEqual(expected), "evaluation serves the frozen weights");
+
+        quantizer.train();
+        var trained = quantizer.call(changed).detach().clone();
+        Assert.IsFalse(trained.BitEqual(expected), "a training pass drops them and quantizes the current weights");
+        quantizer.eval();
+        Assert.IsTrue(quantizer.call(changed).BitEqual(trained), "and evaluation follows the new scalars again");
+    }
 }

@@ -31,4 +31,27 @@ public sealed class StraightThroughEstimatorTests
         }
         CollectionAssert.AreEqual(expected, grad);
     }
+
+    [TestMethod]
+    public void TestEstimatorIsSkippedOnlyWhereNoGradientCanFlow()
+    {
+        using var scope = NewDisposeScope();
+        var x = torch.randn(2, 8).requires_grad_(true);
+        var quantized = torch.sign(x.detach()) * 0.5f;
+
+        var trained = StraightThroughEstimator.ApplyIfNeeded(x, quantized);
+        Assert.IsTrue(trained.requires_grad, "a gradient can flow: the estimator is applied");
+        trained.sum().backward();
+        Assert.IsTrue(x.grad!.BitEqual(x.detach().abs().le(1).to_type(ScalarType.Float32)), "straight-through mask");
+
+        using (torch.no_grad())
+        {
+            var evaluated = StraightThroughEstimator.ApplyIfNeeded(x, quantized);
+            Assert.IsFalse(evaluated.requires_grad);
+            Assert.IsTrue(evaluated.BitEqual(quantized));
+        }
+        var frozen = StraightThroughEstimator.ApplyIfNeeded(x.detach(), quantized);
+        Assert.IsFalse(frozen.requires_grad);
+        Assert.IsTrue(frozen.BitEqual(quantized));
+    }
 }
