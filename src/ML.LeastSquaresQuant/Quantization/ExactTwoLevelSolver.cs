@@ -205,9 +205,20 @@ internal static class ExactTwoLevelSolver
             return VectorKernels.Classify(MemoryMarshal.Cast<T, float>(a), c, lo, hi,
                 ref lowCount, ref lowSum, ref highCount, ref highSum);
         }
-        int kept = 0, lows = 0, highs = 0;
+        return ClassifyScalar(a, 0, 0, c, lo, hi, ref lowCount, ref lowSum, ref highCount, ref highSum);
+    }
+
+    /// <summary>
+    /// The scalar bracketing loop over a[start..], packing undecided elements from index <paramref name="kept"/>
+    /// (the vector kernel finishes its row with it).
+    /// </summary>
+    internal static int ClassifyScalar<T>(Span<T> a, int start, int kept, double c, double lo, double hi,
+        ref int lowCount, ref double lowSum, ref int highCount, ref double highSum)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int lows = 0, highs = 0;
         double lowAcc = 0, highAcc = 0;
-        for (int i = 0; i < a.Length; i++)
+        for (int i = start; i < a.Length; i++)
         {
             T value = a[i];
             double v = double.CreateTruncating(value);
@@ -243,5 +254,5 @@ internal static class ExactTwoLevelSolver
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int BitOf(bool value) => Unsafe.As<bool, byte>(ref value);
+    private static int BitOf(bool value) => Unsafe.As<bool, byte>(ref value);
 }

@@ -156,25 +156,11 @@ internal static unsafe class VectorKernels
                 kept += BitOperations.PopCount((uint)keep);
             }
         }
-        int lows = HorizontalSum(lowLanes), highs = HorizontalSum(highLanes);
-        double lowTotal = HorizontalSum(Avx.Add(lowAcc0, lowAcc1)), highTotal = HorizontalSum(Avx.Add(highAcc0, highAcc1));
-        for (; i < n; i++)
-        {
-            float v = a[i];
-            double shifted = v - c;
-            int low = ExactTwoLevelSolver.BitOf(v < lo), high = ExactTwoLevelSolver.BitOf(v > hi);
-            lows += low;
-            highs += high;
-            lowTotal += shifted * low;
-            highTotal += shifted * high;
-            a[kept] = v;
-            kept += 1 - (low | high);
-        }
-        lowCount += lows;
-        lowSum += lowTotal;
-        highCount += highs;
-        highSum += highTotal;
-        return kept;
+        lowCount += HorizontalSum(lowLanes);
+        highCount += HorizontalSum(highLanes);
+        lowSum += HorizontalSum(Avx.Add(lowAcc0, lowAcc1));
+        highSum += HorizontalSum(Avx.Add(highAcc0, highAcc1));
+        return ExactTwoLevelSolver.ClassifyScalar(a, i, kept, c, lo, hi, ref lowCount, ref lowSum, ref highCount, ref highSum);
     }
 
     /// <summary>
