@@ -66,7 +66,13 @@ public sealed class ActivationQuantizer : nn.Module<Tensor, Tensor>
     /// <summary>Quantizes a batch (straight-through gradient).</summary>
     /// <param name="x">Activations [N, …] with N ≥ 1.</param>
     /// <returns>The quantized activations, shaped like <paramref name="x"/>.</returns>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Quantize(x, ActivationClamp.Identity);
+
+    /// <summary>
+    /// Quantizes clamp(<paramref name="x"/>) with the gradient of clamp and straight-through estimator combined
+    /// (1 where |x| ≤ min(1, alpha)), without materialising the clamp's autograd history.
+    /// </summary>
+    internal Tensor Quantize(Tensor x, ActivationClamp clamp)
     {
         ArgumentNullException.ThrowIfNull(x);
         if (x.dim() < 2)
@@ -75,16 +81,18 @@ public sealed class ActivationQuantizer : nn.Module<Tensor, Tensor>
         }
         if (!Scheme.IsQuantized)
         {
-            return x.alias();
+            return clamp.Apply(x);
         }
         using var scope = NewDisposeScope();
         var rows = ChannelsLast.SampleRows(x);
-        Tensor scalars;
+        Tensor quantized;
         using (torch.no_grad())
         {
+            var clamped = clamp.Apply(rows.detach());
+            Tensor scalars;
             if (training || Mode == MovingAverageMode.Off)
             {
-                scalars = LeastSquaresQuantizer.ComputeScalarsCore(rows, Scheme, validateFinite: false);
+                scalars = LeastSquaresQuantizer.ComputeScalarsCore(clamped, Scheme, validateFinite: false);
             }
             else
             {
@@ -103,8 +111,9 @@ public sealed class ActivationQuantizer : nn.Module<Tensor, Tensor>
                     scalars = running.unsqueeze(0);
                 }
             }
-            scalars = LeastSquaresQuantizer.Reconstruct(rows.detach(), scalars, Scheme);
+            quantized = LeastSquaresQuantizer.Reconstruct(clamped, scalars, Scheme);
         }
-        return ChannelsLast.Restore(StraightThroughEstimator.ApplyIfNeeded(rows, scalars), x).MoveToOuterDisposeScope();
+        var bound = Math.Min(1.0, clamp.Alpha);
+        return ChannelsLast.Restore(StraightThroughEstimator.ApplyIfNeeded(rows, quantized, bound), x).MoveToOuterDisposeScope();
     }
 }

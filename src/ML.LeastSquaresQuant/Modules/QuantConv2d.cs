@@ -122,8 +122,7 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
                 nameof(x));
         }
         using var scope = NewDisposeScope();
-        var clamped = Quantization.EffectiveClamp.Apply(x);
-        var xq = ActivationQuantizer.call(clamped);
+        var xq = ActivationQuantizer.Quantize(x, Quantization.EffectiveClamp);
         var wq = WeightQuantizer.call(Weight);
         return nn.functional.conv2d(xq, wq, Bias, _stride, _padding, _dilation, Groups).MoveToOuterDisposeScope();
     }

@@ -226,6 +226,26 @@ internal static unsafe class VectorKernels
         return sum / n;
     }
 
+    /// <summary>output = grad where |x| ≤ bound, else 0 (NaN x gives 0): the straight-through gradient.</summary>
+    public static void MaskInside(ReadOnlySpan<float> x, ReadOnlySpan<float> grad, Span<float> output, float bound)
+    {
+        int n = x.Length, i = 0;
+        var absMask = Vector256.Create(0x7FFFFFFF).AsSingle();
+        var vb = Vector256.Create(bound);
+        fixed (float* xp = x, gp = grad, op = output)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                var inside = Avx.CompareLessThanOrEqual(Avx.And(Avx.LoadVector256(xp + i), absMask), vb);
+                Avx.Store(op + i, Avx.And(Avx.LoadVector256(gp + i), inside));
+            }
+        }
+        for (; i < n; i++)
+        {
+            output[i] = MathF.Abs(x[i]) <= bound ? grad[i] : 0f;
+        }
+    }
+
     private static float SmallestFloatAtLeast(double x)
     {
         float f = (float)x;
