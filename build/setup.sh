@@ -15,7 +15,8 @@ apt_update_once() {
 }
 
 libstdcxx_path() {
-  ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}'
+  # awk reads to the end: exiting early would kill ldconfig with SIGPIPE, which pipefail turns into a failure.
+  ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !found {print $NF; found = 1}'
 }
 
 # 1. TorchSharp 0.107's native library needs GLIBCXX_3.4.32 (GCC 13's libstdc++); Debian 12 ships GCC 12's.

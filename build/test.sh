@@ -32,7 +32,7 @@ if [ ! -f "$trx" ]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
-counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+counters=$(grep -o -m 1 '<Counters [^>]*>' "$trx")
 get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0; }
 passed=$(get passed); failed=$(get failed); errors=$(get error); notrun=$(get notExecuted)
 failed=$((failed + errors))
