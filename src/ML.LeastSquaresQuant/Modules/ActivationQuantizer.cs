@@ -84,7 +84,7 @@ public sealed class ActivationQuantizer : nn.Module<Tensor, Tensor>
             return clamp.Apply(x);
         }
         using var scope = NewDisposeScope();
-        var rows = ChannelsLast.SampleRows(x);
+        var rows = ChannelsLast.SampleRows(x, out bool channelsLast);
         Tensor quantized;
         using (torch.no_grad())
         {
@@ -114,6 +114,6 @@ public sealed class ActivationQuantizer : nn.Module<Tensor, Tensor>
             quantized = LeastSquaresQuantizer.Reconstruct(clamped, scalars, Scheme);
         }
         var bound = Math.Min(1.0, clamp.Alpha);
-        return ChannelsLast.Restore(StraightThroughEstimator.ApplyIfNeeded(rows, quantized, bound), x).MoveToOuterDisposeScope();
+        return ChannelsLast.Restore(StraightThroughEstimator.ApplyIfNeeded(rows, quantized, bound), x, channelsLast).MoveToOuterDisposeScope();
     }
 }

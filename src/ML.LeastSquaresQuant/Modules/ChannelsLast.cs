@@ -53,12 +53,14 @@ internal static class ChannelsLast
     /// <summary>
     /// The samples of <paramref name="x"/> [N, …] as rows [N, rest] without copying when the layout allows it:
     /// element order inside a row follows memory (NHWC for channels-last tensors), which per-sample statistics and
-    /// element-wise maps do not depend on. <see cref="Restore"/> gives the result the input's shape and layout.
+    /// element-wise maps do not depend on. <paramref name="channelsLast"/> tells <see cref="Restore"/> which layout
+    /// to give the result back, so the layout is checked once per call.
     /// </summary>
-    public static Tensor SampleRows(Tensor x)
+    public static Tensor SampleRows(Tensor x, out bool channelsLast)
     {
         long batch = x.shape[0];
-        if (!Is(x))
+        channelsLast = Is(x);
+        if (!channelsLast)
         {
             return x.reshape(batch, -1);
         }
@@ -67,9 +69,9 @@ internal static class ChannelsLast
     }
 
     /// <summary>Reshapes rows from <see cref="SampleRows"/> back to the shape and layout of <paramref name="like"/>.</summary>
-    public static Tensor Restore(Tensor rows, Tensor like)
+    public static Tensor Restore(Tensor rows, Tensor like, bool channelsLast)
     {
-        if (!Is(like))
+        if (!channelsLast)
         {
             return rows.reshape(like.shape);
         }

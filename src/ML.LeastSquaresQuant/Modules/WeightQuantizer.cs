@@ -78,19 +78,21 @@ public sealed class WeightQuantizer : nn.Module<Tensor, Tensor>
             Refresh(weight);
         }
         var rows = weight.reshape(OutChannels, -1);
-        Tensor quantized;
-        using (torch.no_grad())
-        {
-            quantized = LeastSquaresQuantizer.Reconstruct(rows.detach(), get_buffer(ScalarsBuffer)!, Scheme);
-        }
-        return StraightThroughEstimator.ApplyIfNeeded(rows, quantized).reshape(weight.shape).MoveToOuterDisposeScope();
+        return StraightThroughEstimator.ApplyIfNeeded(rows, Reconstructed(rows)).reshape(weight.shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The quantized rows from the cached scalars (no autograd history).</summary>
+    private Tensor Reconstructed(Tensor rows)
+    {
+        using var noGrad = torch.no_grad();
+        return LeastSquaresQuantizer.Reconstruct(rows.detach(), get_buffer(ScalarsBuffer)!, Scheme);
     }
 
     /// <summary>
     /// Reconstructs the quantized weights once from the cached scalars and serves them to every evaluation-mode
     /// forward pass until the next training-mode pass (or <see cref="Unfreeze"/>): for a model that only scores,
-    /// such as the ML.NET transformer's, the weights never change, and reconstructing them per image cost as much as
-    /// the convolutions of a single image.
+    /// such as the ML.NET transformer's, the weights never change, so reconstructing them for every image is wasted
+    /// work.
     /// </summary>
     internal void Freeze(Tensor weight)
     {
@@ -101,9 +103,7 @@ public sealed class WeightQuantizer : nn.Module<Tensor, Tensor>
             return;
         }
         using var scope = NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        var rows = weight.detach().reshape(OutChannels, -1);
-        _frozen = LeastSquaresQuantizer.Reconstruct(rows, get_buffer(ScalarsBuffer)!, Scheme).reshape(weight.shape).MoveToOuterDisposeScope();
+        _frozen = Reconstructed(weight.reshape(OutChannels, -1)).reshape(weight.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>Drops the weights kept by <see cref="Freeze"/>.</summary>

@@ -24,11 +24,11 @@ public sealed class ChannelsLastTests
         Assert.IsTrue(converted.BitEqual(x));
         CollectionAssert.AreEqual(new long[] { 60, 1, 15, 3 }, converted.stride());
 
-        var rows = ChannelsLast.SampleRows(converted);
+        var rows = ChannelsLast.SampleRows(converted, out bool channelsLast);
         CollectionAssert.AreEqual(new long[] { 2, 60 }, rows.shape);
         // Channels-last rows follow memory: the first row starts with pixel (0, 0) of channels 0, 1, 2.
         CollectionAssert.AreEqual(new[] { 0f, 20f, 40f, 1f }, rows[0].narrow(0, 0, 4).data<float>().ToArray());
-        var restored = ChannelsLast.Restore(rows * 2, converted);
+        var restored = ChannelsLast.Restore(rows * 2, converted, channelsLast);
         Assert.IsTrue(ChannelsLast.Is(restored));
         Assert.IsTrue(restored.BitEqual(x * 2));
     }
@@ -120,21 +120,13 @@ public sealed class ChannelsLastTests
 
     private static List<(string Name, Tensor Grad)> Step(QResNetArchitecture arch, bool disabled)
     {
-        bool saved = ChannelsLast.Disabled;
-        ChannelsLast.Disabled = disabled;
-        try
-        {
-            torch.manual_seed(21);
-            var model = arch.Build();
-            model.train();
-            var images = torch.randn(6, arch.InputChannels, 12, 12);
-            var labels = torch.tensor(new long[] { 0, 1, 2, 3, 0, 1 });
-            nn.functional.cross_entropy(model.call(images), labels).backward();
-            return model.named_parameters().Select(p => (p.name, p.parameter.grad!.detach().clone())).ToList();
-        }
-        finally
-        {
-            ChannelsLast.Disabled = saved;
-        }
+        using var switches = ProcessSwitches.DefaultLayout(disabled);
+        torch.manual_seed(21);
+        var model = arch.Build();
+        model.train();
+        var images = torch.randn(6, arch.InputChannels, 12, 12);
+        var labels = torch.tensor(new long[] { 0, 1, 2, 3, 0, 1 });
+        nn.functional.cross_entropy(model.call(images), labels).backward();
+        return model.named_parameters().Select(p => (p.name, p.parameter.grad!.detach().clone())).ToList();
     }
 }

@@ -98,16 +98,8 @@ public sealed class LeastSquaresQuantizerTests
     public void TestLongRowsAreOptimalOnBothPaths(ScalarType dtype, bool scalarLoops)
     {
         // Float32 rows run the AVX2 kernels (bracketing passes, packing, sums) unless scalarLoops turns them off.
-        bool saved = VectorKernels.Disabled;
-        VectorKernels.Disabled = scalarLoops;
-        try
-        {
-            LongRowsAreOptimal(dtype);
-        }
-        finally
-        {
-            VectorKernels.Disabled = saved;
-        }
+        using var switches = ProcessSwitches.ScalarLoops(scalarLoops);
+        LongRowsAreOptimal(dtype);
     }
 
     private static void LongRowsAreOptimal(ScalarType dtype)
@@ -237,7 +229,7 @@ public sealed class LeastSquaresQuantizerTests
                 // Same optimum; only the order of the double additions differs.
                 Assert.IsTrue(vectorScalars.allclose(scalarScalars, rtol: 1e-6, atol: 1e-9), $"scalars of {scheme}");
                 // Reconstruction from the same scalars is bit for bit the scalar loop.
-                var fromSame = ScalarsAndQuantizedFrom(rows, scalarScalars, scheme, disabled: false);
+                var fromSame = LeastSquaresQuantizer.Quantize(rows, scalarScalars, scheme); // AVX2 reconstruction
                 Assert.IsTrue(fromSame.BitEqual(scalarQuantized), $"reconstruction of {scheme}");
                 Assert.IsTrue(vectorQuantized.allclose(scalarQuantized, rtol: 1e-5, atol: 1e-6), $"quantized {scheme}");
             }
@@ -246,31 +238,9 @@ public sealed class LeastSquaresQuantizerTests
 
     private static (Tensor Scalars, Tensor Quantized) ScalarsAndQuantized(Tensor rows, QuantScheme scheme, bool disabled)
     {
-        bool saved = VectorKernels.Disabled;
-        VectorKernels.Disabled = disabled;
-        try
-        {
-            var scalars = LeastSquaresQuantizer.ComputeScalars(rows, scheme);
-            return (scalars, LeastSquaresQuantizer.Quantize(rows, scalars, scheme));
-        }
-        finally
-        {
-            VectorKernels.Disabled = saved;
-        }
-    }
-
-    private static Tensor ScalarsAndQuantizedFrom(Tensor rows, Tensor scalars, QuantScheme scheme, bool disabled)
-    {
-        bool saved = VectorKernels.Disabled;
-        VectorKernels.Disabled = disabled;
-        try
-        {
-            return LeastSquaresQuantizer.Quantize(rows, scalars, scheme);
-        }
-        finally
-        {
-            VectorKernels.Disabled = saved;
-        }
+        using var switches = ProcessSwitches.ScalarLoops(disabled);
+        var scalars = LeastSquaresQuantizer.ComputeScalars(rows, scheme);
+        return (scalars, LeastSquaresQuantizer.Quantize(rows, scalars, scheme));
     }
 
     [TestMethod]

@@ -1,0 +1,27 @@
+using System;
+using ML.LeastSquaresQuant.Modules;
+using ML.LeastSquaresQuant.Quantization;
+
+namespace ML.LeastSquaresQuant.Tests.Infrastructure;
+
+/// <summary>Sets the library's process-wide comparison switches for a using-block and restores them after.</summary>
+internal static class ProcessSwitches
+{
+    /// <summary>Scalar loops instead of the AVX2 kernels while the result lives.</summary>
+    public static IDisposable ScalarLoops(bool on) => Set(() => VectorKernels.Disabled, v => VectorKernels.Disabled = v, on);
+
+    /// <summary>The default NCHW layout instead of channels-last while the result lives.</summary>
+    public static IDisposable DefaultLayout(bool on) => Set(() => ChannelsLast.Disabled, v => ChannelsLast.Disabled = v, on);
+
+    private static IDisposable Set(Func<bool> get, Action<bool> set, bool value)
+    {
+        bool saved = get();
+        set(value);
+        return new Restorer(() => set(saved));
+    }
+
+    private sealed class Restorer(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
+    }
+}
