@@ -24,6 +24,6 @@ internal static class LayerFactory
         stride == 1 && inChannels == outChannels
             ? nn.Identity()
             : nn.Sequential(
-                ("conv", nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false)),
+                ("conv", new Conv2dLayer(inChannels, outChannels, 1, stride: stride, bias: false)),
                 ("bn", nn.BatchNorm2d(outChannels)));
 }

@@ -22,7 +22,7 @@ public sealed class LeNet5 : nn.Module<Tensor, Tensor>
         Architecture = architecture;
         long side = ((architecture.ImageSize - 4) / 2 - 4) / 2;
         features = nn.Sequential(
-            ("conv1", nn.Conv2d(architecture.InputChannels, 20, 5)),
+            ("conv1", new Conv2dLayer(architecture.InputChannels, 20, 5)),
             ("relu1", nn.ReLU()),
             ("pool1", nn.MaxPool2d(2)),
             ("bn2", nn.BatchNorm2d(20)),

@@ -23,11 +23,11 @@ public sealed class QResNet : nn.Module<Tensor, Tensor>
 
         stem = architecture.Stem == StemKind.Cifar
             ? nn.Sequential(
-                ("conv", nn.Conv2d(architecture.InputChannels, w, 3, stride: 1, padding: 1, bias: false)),
+                ("conv", new Conv2dLayer(architecture.InputChannels, w, 3, stride: 1, padding: 1, bias: false)),
                 ("bn", nn.BatchNorm2d(w)),
                 ("relu", nn.ReLU()))
             : nn.Sequential(
-                ("conv", nn.Conv2d(architecture.InputChannels, w, 7, stride: 2, padding: 3, bias: false)),
+                ("conv", new Conv2dLayer(architecture.InputChannels, w, 7, stride: 2, padding: 3, bias: false)),
                 ("bn", nn.BatchNorm2d(w)),
                 ("relu", nn.ReLU()),
                 ("pool", nn.MaxPool2d(3, 2, 1)));
@@ -74,7 +74,7 @@ public sealed class QResNet : nn.Module<Tensor, Tensor>
                 $"QResNet expects images [N, {Architecture.InputChannels}, H, W] but got [{string.Join(", ", x.shape)}].", nameof(x));
         }
         using var scope = NewDisposeScope();
-        if (!ChannelsLast.Suits(Architecture.Width, x.device_type))
+        if (x.device_type != TorchSharp.DeviceType.CPU)
         {
             return head.call(stages.call(stem.call(x))).MoveToOuterDisposeScope();
         }

@@ -6,25 +6,11 @@ namespace ML.LeastSquaresQuant.Modules;
 /// The channels-last (NHWC) memory layout for 4-D image tensors, which TorchSharp does not expose: a tensor whose
 /// memory is [N, H, W, C] viewed as [N, C, H, W]. libtorch keeps that layout through convolutions, batch norm and
 /// element-wise operations, and on the CPU its convolutions then run oneDNN's brgemm kernels without reordering
-/// the activations on every call, which made ResNet evaluation about a quarter faster on our 2-core machine.
+/// the activations on every call, which made ResNet evaluation about a quarter faster on our 2-core machine. On the CPU every network runs
+/// channels-last, whatever its width: <see cref="Convolution"/> explains why the NCHW kernels are avoided.
 /// </summary>
 internal static class ChannelsLast
 {
-    /// <summary>
-    /// The smallest channel count (a multiple of it, too) for which a network switches to channels-last. oneDNN
-    /// 3.7's channels-last weight gradient of a strided 1×1 convolution with fewer than 8 input channels reads memory
-    /// it never wrote (the gradient changed from run to run); with multiples of the AVX2 width it is exact.
-    /// </summary>
-    public const int ChannelMultiple = 8;
-
-    /// <summary>Turns the layout off process-wide, for side-by-side comparisons in tests and benchmarks.</summary>
-    internal static bool Disabled { get; set; }
-
-    /// <summary>Whether a network whose block convolutions have multiples of <paramref name="width"/> channels should
-    /// run channels-last on <paramref name="device"/>.</summary>
-    public static bool Suits(long width, TorchSharp.DeviceType device) =>
-        !Disabled && device == TorchSharp.DeviceType.CPU && width % ChannelMultiple == 0;
-
     /// <summary>True when <paramref name="x"/> is 4-D and its memory is dense in N, H, W, C order.</summary>
     public static bool Is(Tensor x)
     {

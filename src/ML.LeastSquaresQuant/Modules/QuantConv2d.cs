@@ -124,6 +124,6 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var xq = ActivationQuantizer.Quantize(x, Quantization.EffectiveClamp);
         var wq = WeightQuantizer.call(Weight);
-        return nn.functional.conv2d(xq, wq, Bias, _stride, _padding, _dilation, Groups).MoveToOuterDisposeScope();
+        return Convolution.Conv2d(xq, wq, Bias, _stride[0], _padding[0], _dilation[0], Groups).MoveToOuterDisposeScope();
     }
 }

@@ -10,8 +10,8 @@ internal static class ProcessSwitches
     /// <summary>Scalar loops instead of the AVX2 kernels while the result lives.</summary>
     public static IDisposable ScalarLoops(bool on) => Set(() => VectorKernels.Disabled, v => VectorKernels.Disabled = v, on);
 
-    /// <summary>The default NCHW layout instead of channels-last while the result lives.</summary>
-    public static IDisposable DefaultLayout(bool on) => Set(() => ChannelsLast.Disabled, v => ChannelsLast.Disabled = v, on);
+    /// <summary>Plain libtorch convolutions instead of the routed ones while the result lives.</summary>
+    public static IDisposable PlainConvolutions(bool on) => Set(() => Convolution.Plain, v => Convolution.Plain = v, on);
 
     private static IDisposable Set(Func<bool> get, Action<bool> set, bool value)
     {
