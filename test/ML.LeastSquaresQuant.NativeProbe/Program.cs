@@ -6,61 +6,52 @@ using static TorchSharp.torch;
 namespace ML.LeastSquaresQuant.NativeProbe;
 
 /// <summary>
-/// Usage: NativeProbe conv-raw K S IN OUT nchw|nhwc — one plain libtorch convolution;
-/// NativeProbe conv-sweep raw|guarded [K,K…] — every configuration, one line each, "bad" where an error ≥ 1e-3.
+/// A child process for the native-robustness tests (see each command's class). Exit code 0 means the command's own
+/// check passed; a crash, a hang or a memory cap shows in the parent as a signal, a timeout or an error.
 /// </summary>
 public static class Program
 {
+    private const string Usage = """
+        usage: NativeProbe conv-raw K S IN OUT nchw|nhwc        one plain libtorch convolution vs float64
+               NativeProbe conv-sweep raw|guarded [K,…] [full]  every configuration; "bad" lines, exit 1 if any
+               NativeProbe networks                             train and score every network shape (NetworkRuns)
+        """;
+
     public static int Main(string[] args)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        set_num_threads(2);
         switch (args.FirstOrDefault())
         {
-            case "conv-raw":
+            case "conv-raw" when args.Length == 6:
             {
                 var c = new ConvSweep.Config(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]), args[5] == "nhwc");
-                if (Environment.GetEnvironmentVariable("PROBE_SKIP_MEASURE") != "1")
-                {
                 var e = ConvSweep.Measure(c, Raw);
-                Console.WriteLine($"{c}: fwd {e.Forward:E2} dx {e.InputGrad:E2} dw {e.WeightGrad:E2}");
-                }
-                using (var x = randn(2, c.InChannels, 11, 11, dtype: ScalarType.Float64))
-                using (var w = randn(c.OutChannels, c.InChannels, c.Kernel, c.Kernel, dtype: ScalarType.Float64))
-                using (var y64 = Raw(x, w, c.Stride, c.Kernel / 2))
-                using (var x32 = x.to_type(ScalarType.Float32))
-                using (var w32 = w.to_type(ScalarType.Float32))
-                using (var y32 = Raw(x32, w32, c.Stride, c.Kernel / 2))
-                using (var x32g = x32.detach().requires_grad_(true))
-                using (var y32g = Raw(x32g, w32, c.Stride, c.Kernel / 2))
-                {
-                    using var cols = nn.functional.unfold(x, c.Kernel, 1, c.Kernel / 2, c.Stride);
-                    using var yu = w.reshape(c.OutChannels, -1).matmul(cols).reshape(y64.shape);
-                    Console.WriteLine($"  unfold vs f64 conv {(yu - y64).abs().max().item<double>():E2}, unfold vs f32 conv {(y32.to_type(ScalarType.Float64) - yu).abs().max().item<double>():E2}");
-                    Console.WriteLine($"  plain fwd err {(y32.to_type(ScalarType.Float64) - y64).abs().max().item<double>():E2}, with grad {(y32g.detach().to_type(ScalarType.Float64) - y64).abs().max().item<double>():E2} scale {y64.abs().max().item<double>():E2}");
-                }
+                Console.WriteLine($"{c}: fwd {e.Forward:E2} dx {e.InputGrad:E2} dw {e.WeightGrad:E2} scoring {e.Scoring:E2}");
                 return 0;
             }
-            case "conv-sweep":
+            case "conv-sweep" when args.Length >= 2:
             {
                 bool guarded = args[1] == "guarded";
-                var kernels = args.Length > 2 ? args[2].Split(',').Select(int.Parse).ToArray() : new[] { 1, 3, 5 };
+                var kernels = args.Length > 2 ? args[2].Split(',').Select(int.Parse).ToArray() : [1, 3, 5];
+                var channels = args.Length > 3 && args[3] == "full" ? ConvSweep.Channels : ConvSweep.QuickChannels;
                 int bad = 0, total = 0;
-                foreach (var c in ConvSweep.All(kernels))
+                foreach (var c in ConvSweep.All(kernels, channels))
                 {
                     var e = ConvSweep.Measure(c, guarded ? Guarded : Raw);
                     total++;
-                    if (!(e.Forward < 1e-3 && e.InputGrad < 1e-3 && e.WeightGrad < 1e-3))
+                    if (!(e.Forward < 1e-4 && e.InputGrad < 1e-4 && e.WeightGrad < 1e-4 && e.Scoring < 1e-4))
                     {
                         bad++;
-                        Console.WriteLine($"bad {c}: fwd {e.Forward:E2} dx {e.InputGrad:E2} dw {e.WeightGrad:E2}");
+                        Console.WriteLine($"bad {c}: fwd {e.Forward:E2} dx {e.InputGrad:E2} dw {e.WeightGrad:E2} scoring {e.Scoring:E2}");
                     }
                 }
                 Console.WriteLine($"{bad} bad of {total}");
                 return bad == 0 ? 0 : 1;
             }
+            case "networks":
+                return NetworkRuns.Run();
             default:
-                Console.Error.WriteLine("usage: NativeProbe conv-raw K S IN OUT nchw|nhwc | conv-sweep raw|guarded [K,…]");
+                Console.Error.WriteLine(Usage);
                 return 2;
         }
     }

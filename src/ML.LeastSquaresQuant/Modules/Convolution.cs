@@ -42,6 +42,7 @@ internal static class Convolution
         {
             return nn.functional.conv2d(x, weight, bias, [stride, stride], [padding, padding], [dilation, dilation], groups);
         }
+        Nnpack.EnsureQuiet();
         using var scope = NewDisposeScope();
         long kernelH = weight.shape[2], kernelW = weight.shape[3];
         Tensor result;

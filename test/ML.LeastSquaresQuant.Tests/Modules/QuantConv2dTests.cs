@@ -27,8 +27,11 @@ public sealed class QuantConv2dTests
         torch.manual_seed(7);
         var conv = new QuantConv2d(4, 6, 3, LayerQuantization.FullPrecision, stride, padding, dilation, groups, bias);
         var x = torch.randn(2, 4, 9, 9);
-        var expected = nn.functional.conv2d(x, conv.Weight, conv.Bias, [stride, stride], [padding, padding], [dilation, dilation], groups);
-        Assert.IsTrue(conv.call(x).BitEqual(expected));
+        // float64 never reaches oneDNN, whose float32 NCHW kernels are wrong for some channel counts (6 among them).
+        var expected = nn.functional.conv2d(x.to_type(ScalarType.Float64), conv.Weight.to_type(ScalarType.Float64),
+            conv.Bias?.to_type(ScalarType.Float64), [stride, stride], [padding, padding], [dilation, dilation], groups);
+        var actual = conv.call(x).to_type(ScalarType.Float64);
+        Assert.IsLessThan(1e-5, (actual - expected).abs().max().item<double>());
     }
 
     [TestMethod]
