@@ -12,7 +12,7 @@ rm -rf "$results" && mkdir -p "$results"
 
 dotnet build ML.LeastSquaresQuant.sln -c "$config" -nologo -v q
 
-# GPU tests run on the GPU machine only (see README); everything else runs here.
+# GPU tests run on the GPU machine only (see docs/gpu.md); everything else runs here.
 # "--filter EXPR" narrows the run further (for example --filter "FullyQualifiedName~QuantScheme").
 filter="TestCategory!=Gpu"
 extra=()

@@ -9,8 +9,9 @@ namespace ML.LeastSquaresQuant.Quantization;
 /// Exact least-squares scalars for <c>ls-2</c> and <c>ls-T</c> on one row of magnitudes, without sorting the row.
 /// </summary>
 /// <remarks>
-/// Both problems are optimal 1-D two-cluster splits of the sorted magnitudes a (ALGORITHMS.md §3). The split's
-/// threshold m(t) never decreases with the split index t, and every global optimum t* has a[t*−1] ≤ m(t*) ≤ a[t*].
+/// Both problems are optimal 1-D two-cluster splits of the sorted magnitudes a (docs/algorithms.md, section
+/// "Exact ls-2 and ls-T"). The split's threshold m(t) never decreases with the split index t, and every global
+/// optimum t* has a[t*−1] ≤ m(t*) ≤ a[t*].
 /// So once every optimum is known to satisfy t* ≥ k, each element below m(k) is certainly in the lower cluster
 /// (and symmetrically from the top). Alternating these two bounds decides almost every element in two or three
 /// passes; the few undecided elements, which lie between the bounds, are then sorted and every split among them

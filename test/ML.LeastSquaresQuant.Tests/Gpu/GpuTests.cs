@@ -12,7 +12,7 @@ namespace ML.LeastSquaresQuant.Tests.Gpu;
 
 /// <summary>
 /// CUDA checks, run on the GPU machine only (CI's filter is TestCategory!=Gpu): pack the test project with
-/// ../shared/gpu/pack.sh and run it there with --filter "TestCategory=Gpu". They fail where CUDA is missing.
+/// build/gpu-pack.sh and run it there with --filter "TestCategory=Gpu" (see docs/gpu.md). They fail where CUDA is missing.
 /// </summary>
 [TestClass]
 [TestCategory("Gpu")]
