@@ -15,6 +15,7 @@ public static class Program
         usage: NativeProbe conv-raw K S IN OUT nchw|nhwc        one plain libtorch convolution vs float64
                NativeProbe conv-sweep raw|guarded [K,…] [full]  every configuration; "bad" lines, exit 1 if any
                NativeProbe networks                             train and score every network shape (NetworkRuns)
+               NativeProbe make-fixture DIR                     a tiny model file and its scores (Fixtures)
         """;
 
     public static int Main(string[] args)
@@ -48,6 +49,8 @@ public static class Program
                 Console.WriteLine($"{bad} bad of {total}");
                 return bad == 0 ? 0 : 1;
             }
+            case "make-fixture" when args.Length == 2:
+                return Fixtures.Make(args[1]);
             case "networks":
                 return NetworkRuns.Run();
             default:
