@@ -29,12 +29,14 @@ public class BinaryConvBenchmarks
     [Params(1, 64)]
     public int Batch { get; set; } = 1;
 
-    /// <summary><c>avx512</c>, <c>avx2</c>, <c>portable</c>: the binary kernels; <c>libtorch</c>: float32 conv2d.</summary>
-    [Params("avx512", "avx2", "portable", "libtorch")]
-    public string Engine { get; set; } = "avx512";
+    /// <summary><c>avx512vbmi</c>, <c>avx512</c>, <c>avx2</c>, <c>portable</c>: the binary kernels; <c>libtorch</c>:
+    /// float32 conv2d.</summary>
+    [Params("avx512vbmi", "avx512", "avx2", "portable", "libtorch")]
+    public string Engine { get; set; } = "avx512vbmi";
 
     private BinaryKernelPath Path => Engine switch
     {
+        "avx512vbmi" => BinaryKernelPath.Avx512Vbmi,
         "avx512" => BinaryKernelPath.Avx512,
         "avx2" => BinaryKernelPath.Avx2,
         _ => BinaryKernelPath.Portable,

@@ -66,6 +66,8 @@ public sealed class BinaryConvTests
     [DataRow(3, 130, 40, 7, 7, 5, 1, 2, 2, 2)]
     [DataRow(1, 64, 64, 1, 1, 3, 1, 1, 2, 1)]
     [DataRow(3, 1, 130, 7, 5, 5, 2, 1, 3, 3)]
+    // Large enough for the parallel packing and convolution paths.
+    [DataRow(2, 130, 9, 32, 32, 1, 1, 0, 2, 1)]
     public void TestMatchesFloat64BruteForceOnEveryPath(int n, int c, int o, int h, int w, int k, int s, int p, int kA, int kW)
     {
         var random = new Random(n * 1000003 + c * 10007 + o * 101 + h * 13 + k * 7 + s + p * 3 + kA * 17 + kW * 19);
