@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace ML.LeastSquaresQuant.Inference;
 
-/// <summary>The XOR-popcount kernels of <see cref="BinaryConv2d"/>; all three give identical integers.</summary>
+/// <summary>The XOR-popcount kernels of <see cref="BinaryConv2d"/>; all of them give identical integers.</summary>
 internal enum BinaryKernelPath
 {
     /// <summary>Eight output channels per 512-bit vector, 64-entry table popcount (Avx512Vbmi byte permute), no masks.</summary>

@@ -32,7 +32,9 @@ internal unsafe struct PixelTask
     public int Ky0, Ky1, Kx0, Kx1;
 }
 
-/// <summary>The three implementations of <see cref="PixelTask"/>; they give identical integers.</summary>
+/// <summary>
+/// The implementations of <see cref="PixelTask"/>, one per <see cref="BinaryKernelPath"/>; they give identical integers.
+/// </summary>
 internal static unsafe class PopCountKernels
 {
     /// <summary>Runs <paramref name="path"/> on one pixel.</summary>
