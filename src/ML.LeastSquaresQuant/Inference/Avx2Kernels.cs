@@ -1,0 +1,113 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ML.LeastSquaresQuant.Inference;
+
+/// <summary>
+/// The AVX2 blocks of <see cref="PopCountKernels"/>: four output channels per 256-bit vector, per-byte nibble-table
+/// popcount, byte sums folded into 64-bit lanes before they can overflow.
+/// </summary>
+internal static unsafe class Avx2Kernels
+{
+    /// <summary>Byte counters hold at most 8 per word, so 31 words fit before the sum could pass 255.</summary>
+    private const int WordsPerFlush = 31;
+
+    /// <summary>16 output channels (4 vectors), reusing each broadcast activation word 4 times.</summary>
+    public static void Block4(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
+    {
+        var lut = Lut();
+        var low = Vector256.Create((byte)0x0F);
+        Vector256<byte> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector256<ulong> tot0 = default, tot1 = default, tot2 = default, tot3 = default;
+        int pending = 0;
+        long kxStride = (long)t.Words * t.PaddedOut;
+        for (int ky = t.Ky0; ky < t.Ky1; ky++)
+        {
+            ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * t.Words;
+            ulong* wRow = w + ky * t.Kernel * kxStride;
+            for (int kx = t.Kx0; kx < t.Kx1; kx++)
+            {
+                for (int word = 0; word < t.Words; word++)
+                {
+                    var av = Vector256.Create(aRow[kx * t.Words + word]);
+                    ulong* b = wRow + kx * kxStride + (long)word * t.PaddedOut;
+                    acc0 += Pop(av ^ Vector256.Load(b), lut, low);
+                    acc1 += Pop(av ^ Vector256.Load(b + 4), lut, low);
+                    acc2 += Pop(av ^ Vector256.Load(b + 8), lut, low);
+                    acc3 += Pop(av ^ Vector256.Load(b + 12), lut, low);
+                    if (++pending == WordsPerFlush)
+                    {
+                        tot0 += Sad(acc0);
+                        tot1 += Sad(acc1);
+                        tot2 += Sad(acc2);
+                        tot3 += Sad(acc3);
+                        acc0 = acc1 = acc2 = acc3 = default;
+                        pending = 0;
+                    }
+                }
+            }
+        }
+        Store(counts, tot0 + Sad(acc0), full);
+        Store(counts + 4, tot1 + Sad(acc1), full);
+        Store(counts + 8, tot2 + Sad(acc2), full);
+        Store(counts + 12, tot3 + Sad(acc3), full);
+    }
+
+    /// <summary>4 output channels (the remainder after blocks of 16).</summary>
+    public static void Block1(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
+    {
+        var lut = Lut();
+        var low = Vector256.Create((byte)0x0F);
+        Vector256<byte> acc = default;
+        Vector256<ulong> tot = default;
+        int pending = 0;
+        long kxStride = (long)t.Words * t.PaddedOut;
+        for (int ky = t.Ky0; ky < t.Ky1; ky++)
+        {
+            ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * t.Words;
+            ulong* wRow = w + ky * t.Kernel * kxStride;
+            for (int kx = t.Kx0; kx < t.Kx1; kx++)
+            {
+                for (int word = 0; word < t.Words; word++)
+                {
+                    var av = Vector256.Create(aRow[kx * t.Words + word]);
+                    acc += Pop(av ^ Vector256.Load(wRow + kx * kxStride + (long)word * t.PaddedOut), lut, low);
+                    if (++pending == WordsPerFlush)
+                    {
+                        tot += Sad(acc);
+                        acc = default;
+                        pending = 0;
+                    }
+                }
+            }
+        }
+        Store(counts, tot + Sad(acc), full);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Lut()
+    {
+        var lut = Vector128.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+        return Vector256.Create(lut, lut);
+    }
+
+    /// <summary>Per-byte popcount (0…8) by two nibble lookups.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Pop(Vector256<ulong> x, Vector256<byte> lut, Vector256<byte> low) =>
+        Avx2.Shuffle(lut, x.AsByte() & low) + Avx2.Shuffle(lut, Avx2.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & low);
+
+    /// <summary>Sums the 8 byte counts of each 64-bit lane (one output channel) into that lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<ulong> Sad(Vector256<byte> bytes) =>
+        Avx2.SumAbsoluteDifferences(bytes, Vector256<byte>.Zero).AsUInt64();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(int* counts, Vector256<ulong> popcounts, int full)
+    {
+        counts[0] = full - 2 * (int)popcounts.GetElement(0);
+        counts[1] = full - 2 * (int)popcounts.GetElement(1);
+        counts[2] = full - 2 * (int)popcounts.GetElement(2);
+        counts[3] = full - 2 * (int)popcounts.GetElement(3);
+    }
+}

@@ -1,0 +1,166 @@
+using System;
+using System.Runtime.Intrinsics;
+using System.Threading.Tasks;
+
+namespace ML.LeastSquaresQuant.Inference;
+
+/// <summary>
+/// Quantized activations as ±1 bit-planes plus per-sample step scalars, the input of <see cref="BinaryConv2d"/>.
+/// One instance is a reusable buffer: <see cref="Pack"/> grows it only when a larger batch arrives.
+/// </summary>
+/// <remarks>
+/// <para>Layout of <see cref="Bits"/>: [n][plane][h][w][word], <see cref="WordsPerPixel"/> = ceil(C/64) words per
+/// pixel; channel c is bit (c mod 64) of word c/64, set when that plane's sign is +1. Bits for c ≥ C are zero.</para>
+/// <para>Plane i holds s_i = sign(r_{i−1}) of the foldable rule r_0 = x, r_i = r_{i−1} − v_i·s_i (sign(0) = +1),
+/// evaluated in float32 in the order of <c>FoldableReconstruction</c>, so every sign decision is bit-identical to it.</para>
+/// </remarks>
+internal sealed class PackedActivations
+{
+    /// <summary>Below this many input elements packing stays on the calling thread.</summary>
+    private const long ParallelThreshold = 1 << 18;
+
+    private ulong[] _bits = [];
+    private float[] _scalars = [];
+
+    /// <summary>Batch size N of the last <see cref="Pack"/>.</summary>
+    public int Batch { get; private set; }
+
+    /// <summary>Input height H.</summary>
+    public int Height { get; private set; }
+
+    /// <summary>Input width W.</summary>
+    public int Width { get; private set; }
+
+    /// <summary>Input channels C.</summary>
+    public int Channels { get; private set; }
+
+    /// <summary>Number of bit-planes kA (step scalars per sample).</summary>
+    public int PlaneCount { get; private set; }
+
+    /// <summary>64-bit words per pixel and plane: ceil(C/64).</summary>
+    public int WordsPerPixel { get; private set; }
+
+    /// <summary>The sign bits, [n][plane][h][w][word]; may be longer than needed (reused buffer).</summary>
+    public ulong[] Bits => _bits;
+
+    /// <summary>The step scalars v[n, i] as [N, kA] row-major; may be longer than needed (reused buffer).</summary>
+    public float[] Scalars => _scalars;
+
+    /// <summary>Words of one sample: kA·H·W·words.</summary>
+    public long SampleStride => (long)PlaneCount * Height * Width * WordsPerPixel;
+
+    /// <summary>
+    /// Packs float32 NHWC activations (already clamped) with their per-sample step scalars into bit-planes.
+    /// </summary>
+    /// <param name="nhwc">The activations [N, H, W, C].</param>
+    /// <param name="scalars">The step scalars [N, kA] (ls-T: both columns equal to v).</param>
+    /// <param name="batch">N.</param>
+    /// <param name="height">H.</param>
+    /// <param name="width">W.</param>
+    /// <param name="channels">C ≥ 1.</param>
+    /// <param name="planeCount">kA ≥ 1.</param>
+    public void Pack(ReadOnlySpan<float> nhwc, ReadOnlySpan<float> scalars, int batch, int height, int width,
+        int channels, int planeCount)
+    {
+        if (batch < 0 || height < 1 || width < 1 || channels < 1 || planeCount < 1)
+        {
+            throw new ArgumentException($"Invalid activation shape [{batch}, {height}, {width}, {channels}] with {planeCount} planes.");
+        }
+        long elements = (long)batch * height * width * channels;
+        if (nhwc.Length != elements || scalars.Length != (long)batch * planeCount)
+        {
+            throw new ArgumentException($"Expected {elements} activations and {(long)batch * planeCount} scalars; got " +
+                $"{nhwc.Length} and {scalars.Length}.");
+        }
+        Batch = batch;
+        Height = height;
+        Width = width;
+        Channels = channels;
+        PlaneCount = planeCount;
+        WordsPerPixel = (channels + 63) / 64;
+        long words = SampleStride * batch;
+        if (_bits.Length < words)
+        {
+            _bits = new ulong[words];
+        }
+        if (_scalars.Length < scalars.Length)
+        {
+            _scalars = new float[scalars.Length];
+        }
+        scalars.CopyTo(_scalars);
+        unsafe
+        {
+            fixed (float* x = nhwc)
+            fixed (ulong* bits = _bits)
+            fixed (float* v = _scalars)
+            {
+                nint xp = (nint)x, bp = (nint)bits, vp = (nint)v;
+                if (elements < ParallelThreshold || Environment.ProcessorCount == 1)
+                {
+                    for (int n = 0; n < batch; n++)
+                    {
+                        PackSample((float*)xp, (ulong*)bp, (float*)vp, n);
+                    }
+                }
+                else
+                {
+                    Parallel.For(0, batch, n => PackSample((float*)xp, (ulong*)bp, (float*)vp, n));
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs every pixel of sample <paramref name="n"/>; planes of one pixel are written together.</summary>
+    private unsafe void PackSample(float* x, ulong* bits, float* v, int n)
+    {
+        int pixels = Height * Width, c = Channels, words = WordsPerPixel, k = PlaneCount;
+        long planeStride = (long)pixels * words;
+        float* scalars = v + (long)n * k;
+        ulong* sample = bits + n * SampleStride;
+        Span<float> residual = stackalloc float[64];
+        for (int p = 0; p < pixels; p++)
+        {
+            float* row = x + ((long)n * pixels + p) * c;
+            for (int w = 0; w < words; w++)
+            {
+                int c0 = w * 64, count = Math.Min(64, c - c0);
+                new ReadOnlySpan<float>(row + c0, count).CopyTo(residual);
+                for (int i = 0; i < k; i++)
+                {
+                    // The last plane's residual update is never read, but costs nothing worth a branch.
+                    sample[i * planeStride + (long)p * words + w] = SignBitsAndStep(residual[..count], scalars[i]);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Returns the sign bits (bit j set where r_j ≥ 0) of up to 64 residuals and applies r −= sign·v in place,
+    /// with the float32 operations of the foldable reconstruction (step = ±v; r = r − step).
+    /// </summary>
+    internal static ulong SignBitsAndStep(Span<float> residual, float v)
+    {
+        ulong bits = 0;
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var pos = Vector256.Create(v);
+            var neg = Vector256.Create(-v);
+            for (; j + 8 <= residual.Length; j += 8)
+            {
+                var r = Vector256.Create<float>(residual.Slice(j, 8));
+                var nonNegative = Vector256.GreaterThanOrEqual(r, Vector256<float>.Zero);
+                var step = Vector256.ConditionalSelect(nonNegative, pos, neg);
+                (r - step).CopyTo(residual.Slice(j, 8));
+                bits |= (ulong)nonNegative.ExtractMostSignificantBits() << j;
+            }
+        }
+        for (; j < residual.Length; j++)
+        {
+            bool nonNegative = residual[j] >= 0;
+            residual[j] -= nonNegative ? v : -v;
+            bits |= (nonNegative ? 1UL : 0UL) << j;
+        }
+        return bits;
+    }
+}

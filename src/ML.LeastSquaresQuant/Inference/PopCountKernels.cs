@@ -1,0 +1,142 @@
+using System.Numerics;
+
+namespace ML.LeastSquaresQuant.Inference;
+
+/// <summary>
+/// One output pixel of a binary convolution: for every (activation plane i, weight plane j) and output channel o,
+/// B_ij[o] = C·positions − 2·Σ popcount(a XOR b) over the in-bounds kernel positions and channel words.
+/// </summary>
+/// <remarks>The caller clamps the kernel window to the image (<see cref="Ky0"/>…<see cref="Kx1"/>), so the loops
+/// here never test bounds; the padded positions contribute 0 by being absent from the window.</remarks>
+internal unsafe struct PixelTask
+{
+    /// <summary>Sample n's activation planes, [plane][h][w][word].</summary>
+    public ulong* Activations;
+
+    /// <summary>Kernel-layout weights, [plane][ky][kx][word][o'] (see <see cref="KernelConvWeights"/>).</summary>
+    public ulong* Weights;
+
+    /// <summary>The result B_ij[o] at <c>(i·kW + j)·PaddedOut + o</c>; entries o ≥ O are unspecified.</summary>
+    public int* Counts;
+
+    /// <summary>Input height, width, channels, words per pixel (ceil(C/64)) and kernel size.</summary>
+    public int Height, Width, Channels, Words, Kernel;
+
+    /// <summary>kA, kW, O and O rounded up to 8.</summary>
+    public int PlanesA, PlanesW, OutChannels, PaddedOut;
+
+    /// <summary>Input row/column of kernel position (0, 0): y·S − P and x·S − P (may be negative).</summary>
+    public int Iy0, Ix0;
+
+    /// <summary>The in-bounds kernel window: ky in [Ky0, Ky1), kx in [Kx0, Kx1).</summary>
+    public int Ky0, Ky1, Kx0, Kx1;
+}
+
+/// <summary>
+/// The implementations of <see cref="PixelTask"/>, one per <see cref="BinaryKernelPath"/>; they give identical integers.
+/// </summary>
+internal static unsafe class PopCountKernels
+{
+    /// <summary>Runs <paramref name="path"/> on one pixel.</summary>
+    public static void Run(BinaryKernelPath path, in PixelTask t)
+    {
+        switch (path)
+        {
+            case BinaryKernelPath.Avx512Vbmi:
+                Avx512Pixel<Avx512Kernels.PermutePopCount>(t);
+                break;
+            case BinaryKernelPath.Avx512:
+                Avx512Pixel<Avx512Kernels.ShufflePopCount>(t);
+                break;
+            case BinaryKernelPath.Avx2:
+                Avx2Pixel(t);
+                break;
+            default:
+                PortablePixel(t);
+                break;
+        }
+    }
+
+    private static void PortablePixel(in PixelTask t)
+    {
+        long planeA = (long)t.Height * t.Width * t.Words, planeW = (long)t.Kernel * t.Kernel * t.Words * t.PaddedOut;
+        int full = t.Channels * (t.Ky1 - t.Ky0) * (t.Kx1 - t.Kx0);
+        for (int i = 0; i < t.PlanesA; i++)
+        {
+            for (int j = 0; j < t.PlanesW; j++)
+            {
+                int* counts = t.Counts + (i * t.PlanesW + j) * t.PaddedOut;
+                new System.Span<int>(counts, t.OutChannels).Clear();
+                for (int ky = t.Ky0; ky < t.Ky1; ky++)
+                {
+                    ulong* aRow = t.Activations + i * planeA + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * t.Words;
+                    ulong* wRow = t.Weights + j * planeW + (long)ky * t.Kernel * t.Words * t.PaddedOut;
+                    for (int kx = t.Kx0; kx < t.Kx1; kx++)
+                    {
+                        for (int w = 0; w < t.Words; w++)
+                        {
+                            ulong a = aRow[kx * t.Words + w];
+                            ulong* b = wRow + ((long)kx * t.Words + w) * t.PaddedOut;
+                            for (int o = 0; o < t.OutChannels; o++)
+                            {
+                                counts[o] += BitOperations.PopCount(a ^ b[o]);
+                            }
+                        }
+                    }
+                }
+                for (int o = 0; o < t.OutChannels; o++)
+                {
+                    counts[o] = full - 2 * counts[o];
+                }
+            }
+        }
+    }
+
+    private static void Avx512Pixel<TPop>(in PixelTask t) where TPop : struct, IBytePopCount512
+    {
+        long planeA = (long)t.Height * t.Width * t.Words, planeW = (long)t.Kernel * t.Kernel * t.Words * t.PaddedOut;
+        int full = t.Channels * (t.Ky1 - t.Ky0) * (t.Kx1 - t.Kx0);
+        for (int i = 0; i < t.PlanesA; i++)
+        {
+            for (int j = 0; j < t.PlanesW; j++)
+            {
+                ulong* a = t.Activations + i * planeA;
+                ulong* w = t.Weights + j * planeW;
+                int* counts = t.Counts + (i * t.PlanesW + j) * t.PaddedOut;
+                int g = 0;
+                for (; g + 32 <= t.PaddedOut; g += 32)
+                {
+                    Avx512Kernels.Block4<TPop>(t, a, w + g, counts + g, full);
+                }
+                for (; g < t.PaddedOut; g += 8)
+                {
+                    Avx512Kernels.Block1<TPop>(t, a, w + g, counts + g, full);
+                }
+            }
+        }
+    }
+
+    private static void Avx2Pixel(in PixelTask t)
+    {
+        long planeA = (long)t.Height * t.Width * t.Words, planeW = (long)t.Kernel * t.Kernel * t.Words * t.PaddedOut;
+        int full = t.Channels * (t.Ky1 - t.Ky0) * (t.Kx1 - t.Kx0);
+        for (int i = 0; i < t.PlanesA; i++)
+        {
+            for (int j = 0; j < t.PlanesW; j++)
+            {
+                ulong* a = t.Activations + i * planeA;
+                ulong* w = t.Weights + j * planeW;
+                int* counts = t.Counts + (i * t.PlanesW + j) * t.PaddedOut;
+                int g = 0;
+                for (; g + 16 <= t.PaddedOut; g += 16)
+                {
+                    Avx2Kernels.Block4(t, a, w + g, counts + g, full);
+                }
+                for (; g < t.PaddedOut; g += 4)
+                {
+                    Avx2Kernels.Block1(t, a, w + g, counts + g, full);
+                }
+            }
+        }
+    }
+}
