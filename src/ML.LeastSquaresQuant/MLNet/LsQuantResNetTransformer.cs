@@ -24,7 +24,10 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
 {
     internal const string LoaderSignature = "LsQuantResNetTransformer";
     private const string ModelSignature = "LSQRESNT";
-    private const uint FormatVersion = 1;
+    // Version 2 stores quantized weights as bit-planes with a checksum (PackedWeightStream); version 1 (TorchSharp's
+    // state dictionary of float32 tensors) is still read.
+    private const uint FormatVersion = 2;
+    private const uint OldestFormatVersion = 1;
 
     private readonly nn.Module<Tensor, Tensor> _network;
     private readonly double[] _mean, _std;
@@ -42,6 +45,7 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
         {
             (module as QuantConv2d)?.FreezeWeights();
         }
+        UseBinaryEngine = true;
         Architecture = architecture;
         Shape = shape;
         FeatureColumnName = featureColumnName;
@@ -53,6 +57,27 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
         TrainingHistory = history;
         Size = ModelSize.Measure(network);
     }
+
+    /// <summary>
+    /// Whether quantized convolutions (both schemes quantized) score on the binary engine: bit-planes, XOR and popcount
+    /// (docs/inference.md). True by default; false scores with float convolutions of the reconstructed quantized
+    /// tensors, the path training uses. Both give the same function up to float32 rounding. Change it only while
+    /// nothing is scoring.
+    /// </summary>
+    public bool UseBinaryEngine
+    {
+        get => _useBinaryEngine;
+        set
+        {
+            foreach (var module in _network.modules())
+            {
+                (module as QuantConv2d)?.UseBinaryEngine(value);
+            }
+            _useBinaryEngine = value;
+        }
+    }
+
+    private bool _useBinaryEngine;
 
     /// <summary>The network's description (rebuild it with <see cref="NetworkArchitecture.Build"/>).</summary>
     public NetworkArchitecture Architecture { get; }
@@ -152,20 +177,14 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
             }
             writer.Write(Architecture.ToJson());
             writer.Write(JsonSerializer.Serialize(TrainingHistory));
-            using var state = new MemoryStream();
-            using (var stateWriter = new BinaryWriter(state, System.Text.Encoding.UTF8, leaveOpen: true))
-            {
-                _network.save(stateWriter);
-            }
-            writer.Write(state.Length);
-            writer.Write(state.GetBuffer(), 0, (int)state.Length);
+            PackedWeightStream.Write(writer, _network);
         });
 
     // Called by ML.NET's model loader (see the LoadableClass attribute in MLNetInternals.cs).
     private static LsQuantResNetTransformer Create(IHostEnvironment env, ModelLoadContext ctx) =>
-        MLNetInternals.Load(ctx, ModelSignature, FormatVersion, LoaderSignature, Read);
+        MLNetInternals.Load(ctx, ModelSignature, FormatVersion, OldestFormatVersion, LoaderSignature, Read);
 
-    private static LsQuantResNetTransformer Read(BinaryReader reader)
+    private static LsQuantResNetTransformer Read(BinaryReader reader, uint version)
     {
         try
         {
@@ -186,31 +205,43 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
             var std = Enumerable.Range(0, channels).Select(_ => reader.ReadDouble()).ToArray();
             var architecture = NetworkArchitecture.FromJson(reader.ReadString());
             var history = JsonSerializer.Deserialize<List<EpochMetrics>>(reader.ReadString()) ?? [];
-            long stateLength = reader.ReadInt64();
-            if (stateLength <= 0 || stateLength > int.MaxValue)
-            {
-                throw new FormatException($"implausible weights length {stateLength}");
-            }
-            var state = reader.ReadBytes((int)stateLength);
-            if (state.Length != stateLength)
-            {
-                throw new FormatException($"the weights are truncated ({state.Length} of {stateLength} bytes)");
-            }
             if (keys is not null && keys.Length != architecture.NumClasses)
             {
                 throw new FormatException($"{keys.Length} label values for {architecture.NumClasses} classes");
             }
             var network = architecture.Build();
-            using (var stateReader = new BinaryReader(new MemoryStream(state)))
+            if (version >= 2)
             {
-                network.load(stateReader, strict: true);
+                PackedWeightStream.Read(reader, network);
+            }
+            else
+            {
+                ReadStateDictionary(reader, network);
             }
             return new LsQuantResNetTransformer(network, architecture, shape, features, score, predicted, keys, mean, std, history);
         }
-        catch (Exception ex) when (ex is EndOfStreamException or IOException or ArgumentException or JsonException or InvalidOperationException)
+        catch (Exception ex) when (ex is EndOfStreamException or IOException or ArgumentException or JsonException
+            or InvalidOperationException or FormatException or OverflowException)
         {
             throw new FormatException($"The LsQuantResNet model in this file is damaged: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>Format version 1's weights: a length-prefixed TorchSharp state dictionary of float32 tensors.</summary>
+    private static void ReadStateDictionary(BinaryReader reader, nn.Module network)
+    {
+        long stateLength = reader.ReadInt64();
+        if (stateLength <= 0 || stateLength > reader.BaseStream.Length - reader.BaseStream.Position)
+        {
+            throw new FormatException($"implausible weights length {stateLength}");
+        }
+        var state = reader.ReadBytes((int)stateLength);
+        if (state.Length != stateLength)
+        {
+            throw new FormatException($"the weights are truncated ({state.Length} of {stateLength} bytes)");
+        }
+        using var stateReader = new BinaryReader(new MemoryStream(state));
+        network.load(stateReader, strict: true);
     }
 
     private sealed class Appender : ColumnAppender

@@ -91,7 +91,7 @@ public sealed class LsQuantizeTransformer : ITransformer, ICanSaveModel
 
     // Called by ML.NET's model loader (see the LoadableClass attribute in MLNetInternals.cs).
     private static LsQuantizeTransformer Create(IHostEnvironment env, ModelLoadContext ctx) =>
-        MLNetInternals.Load(ctx, ModelSignature, FormatVersion, LoaderSignature, reader =>
+        MLNetInternals.Load(ctx, ModelSignature, FormatVersion, FormatVersion, LoaderSignature, (reader, _) =>
         {
             string output = reader.ReadString(), input = reader.ReadString(), scheme = reader.ReadString();
             int kind = reader.ReadInt32();

@@ -49,17 +49,23 @@ internal static class MLNetInternals
     {
         ArgumentNullException.ThrowIfNull(ctx);
         ctx.CheckAtModel();
-        ctx.SetVersionInfo(Version(modelSignature, version, loaderSignature));
+        ctx.SetVersionInfo(Version(modelSignature, version, version, loaderSignature));
         ctx.SaveBinaryStream(PayloadStream, write);
     }
 
-    /// <summary>Reads what <see cref="Save"/> wrote; throws <see cref="FormatException"/> for anything else.</summary>
-    public static T Load<T>(ModelLoadContext ctx, string modelSignature, uint version, string loaderSignature, Func<BinaryReader, T> read)
+    /// <summary>
+    /// Reads what <see cref="Save"/> wrote with any format version from <paramref name="oldestVersion"/> to
+    /// <paramref name="version"/>; <paramref name="read"/> gets the file's version. Throws <see cref="FormatException"/>
+    /// for anything else.
+    /// </summary>
+    public static T Load<T>(ModelLoadContext ctx, string modelSignature, uint version, uint oldestVersion, string loaderSignature,
+        Func<BinaryReader, uint, T> read)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        ctx.CheckAtModel(Version(modelSignature, version, loaderSignature));
+        ctx.CheckAtModel(Version(modelSignature, version, oldestVersion, loaderSignature));
+        uint fileVersion = ctx.Header.ModelVerWritten;
         T? result = default;
-        bool found = ctx.TryLoadBinaryStream(PayloadStream, reader => result = read(reader));
+        bool found = ctx.TryLoadBinaryStream(PayloadStream, reader => result = read(reader, fileVersion));
         if (!found || result is null)
         {
             throw new FormatException($"The model has no '{PayloadStream}' stream: it was not written by {typeof(MLNetInternals).Assembly.GetName().Name}.");
@@ -67,8 +73,8 @@ internal static class MLNetInternals
         return result;
     }
 
-    private static VersionInfo Version(string modelSignature, uint version, string loaderSignature) =>
-        new(modelSignature, version, version, version, typeof(MLNetInternals).Assembly.FullName, loaderSignature, null);
+    private static VersionInfo Version(string modelSignature, uint version, uint oldestVersion, string loaderSignature) =>
+        new(modelSignature, version, version, oldestVersion, typeof(MLNetInternals).Assembly.FullName, loaderSignature, null);
 
     /// <summary>
     /// Checks, by reflection on the ML.NET assemblies loaded at run time, that every internal member used here

@@ -69,6 +69,14 @@ public sealed class ActivationQuantizer : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) => Quantize(x, ActivationClamp.Identity);
 
     /// <summary>
+    /// The scalars an evaluation-mode pass uses for clamped rows [N, n]: computed per sample ([N, k]) when the mode
+    /// has no moving averages, otherwise the averages ([1, k]).
+    /// </summary>
+    internal Tensor EvaluationScalars(Tensor clampedRows) =>
+        UsesAverages ? get_buffer(RunningBuffer)!.unsqueeze(0)
+            : LeastSquaresQuantizer.ComputeScalarsCore(clampedRows, Scheme, validateFinite: false);
+
+    /// <summary>
     /// Quantizes clamp(<paramref name="x"/>) with the gradient of clamp and straight-through estimator combined
     /// (1 where |x| ≤ min(1, alpha)), without materialising the clamp's autograd history.
     /// </summary>

@@ -87,6 +87,33 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     /// <summary>Groups.</summary>
     public long Groups { get; }
 
+    /// <summary>Step between output positions, in input pixels.</summary>
+    public long Stride => _stride[0];
+
+    /// <summary>Zeros added on each side of the input.</summary>
+    public long Padding => _padding[0];
+
+    /// <summary>Spacing between kernel taps (1 for an ordinary convolution).</summary>
+    public long Dilation => _dilation[0];
+
+    /// <summary>
+    /// The quantized weights as bit-planes when they were read from a packed model file: then they, not a
+    /// re-quantization of <see cref="Weight"/>, are the layer's weights (re-quantizing reconstructed weights need not
+    /// give the same planes back).
+    /// </summary>
+    internal Inference.PackedConvWeights? StoredPlanes { get; set; }
+
+    /// <summary>The binary engine that scores this layer, or <see langword="null"/> for the float path.</summary>
+    private BinaryConvolution? _engine;
+
+    /// <summary>The packed form of the quantized weights: the stored planes, or packed from the float weights.</summary>
+    internal Inference.PackedConvWeights PackedWeights() => StoredPlanes ?? BinaryConvolution.Pack(this);
+
+    /// <summary>Scores evaluation-mode, gradient-free CPU passes with the binary engine (or not); see
+    /// <see cref="BinaryConvolution.Supports"/>. Not thread-safe against concurrent scoring.</summary>
+    internal void UseBinaryEngine(bool on) =>
+        _engine = on && BinaryConvolution.Supports(this) ? BinaryConvolution.Create(this, PackedWeights()) : null;
+
     /// <summary>The full-precision weights [out, in/groups, k, k].</summary>
     public Parameter Weight => get_parameter("weight")!;
 
@@ -100,7 +127,16 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     public WeightQuantizer WeightQuantizer => _weightQuantizer;
 
     /// <summary>Keeps the quantized weights for evaluation-mode passes (see <see cref="WeightQuantizer"/>).</summary>
-    internal void FreezeWeights() => _weightQuantizer.Freeze(Weight);
+    internal void FreezeWeights()
+    {
+        if (StoredPlanes is null)
+        {
+            _weightQuantizer.Freeze(Weight);
+            return;
+        }
+        using var scope = NewDisposeScope();
+        _weightQuantizer.FreezeTo(torch.tensor(StoredPlanes.Reconstruct(), Weight.shape));
+    }
 
     /// <summary>Applies the quantized convolution.</summary>
     /// <param name="x">Input [N, InChannels, H, W].</param>
@@ -120,6 +156,10 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
             throw new ArgumentException(
                 $"Input {TensorGuard.Shape(x)} is smaller than the {KernelSize}x{KernelSize} kernel (dilation {_dilation[0]}, padding {_padding[0]}).",
                 nameof(x));
+        }
+        if (_engine is not null && !training && x.device_type == DeviceType.CPU && !torch.is_grad_enabled())
+        {
+            return _engine.Forward(x);
         }
         using var scope = NewDisposeScope();
         var xq = ActivationQuantizer.Quantize(x, Quantization.EffectiveClamp);

@@ -106,6 +106,15 @@ public sealed class WeightQuantizer : nn.Module<Tensor, Tensor>
         _frozen = Reconstructed(weight.reshape(OutChannels, -1)).reshape(weight.shape).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Serves <paramref name="quantized"/> (already quantized weights, copied) like <see cref="Freeze"/> does.</summary>
+    internal void FreezeTo(Tensor quantized)
+    {
+        CheckWeight(quantized);
+        Unfreeze();
+        using var scope = NewDisposeScope();
+        _frozen = quantized.detach().clone().MoveToOuterDisposeScope();
+    }
+
     /// <summary>Drops the weights kept by <see cref="Freeze"/>.</summary>
     internal void Unfreeze()
     {

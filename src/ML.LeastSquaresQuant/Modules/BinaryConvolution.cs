@@ -1,0 +1,94 @@
+using System;
+using System.Runtime.InteropServices;
+using ML.LeastSquaresQuant.Inference;
+using ML.LeastSquaresQuant.Quantization;
+using static TorchSharp.torch;
+
+namespace ML.LeastSquaresQuant.Modules;
+
+/// <summary>
+/// Scores a <see cref="QuantConv2d"/> with the binary engine (XOR + popcount over bit-planes, see
+/// <see cref="BinaryConv2d"/>) instead of a float convolution of reconstructed tensors. The activation scalars are the
+/// ones the float path uses (computed per sample by the exact kernels, or the moving averages), the sign planes
+/// follow the same float32 decisions, and the integer correlations are exact, so the result equals the float path
+/// up to float32 rounding of the final sums (docs/inference.md).
+/// </summary>
+internal sealed class BinaryConvolution
+{
+    private readonly BinaryConv2d _layer;
+    private readonly ActivationQuantizer _quantizer;
+    private readonly ActivationClamp _clamp;
+    private readonly int _planes;
+    private readonly bool _ternary;
+
+    private BinaryConvolution(BinaryConv2d layer, ActivationQuantizer quantizer, ActivationClamp clamp)
+    {
+        _layer = layer;
+        _quantizer = quantizer;
+        _clamp = clamp;
+        _ternary = quantizer.Scheme.Kind == QuantSchemeKind.LeastSquaresTernary;
+        _planes = StepCount(quantizer.Scheme);
+    }
+
+    /// <summary>The packed weights the engine runs on (also what a model file stores).</summary>
+    public PackedConvWeights Weights { get; private init; } = null!;
+
+    /// <summary>Whether <paramref name="conv"/> can run on the engine: both schemes quantized, no groups or dilation.</summary>
+    public static bool Supports(QuantConv2d conv) =>
+        conv.Quantization.ActivationScheme.IsQuantized && conv.Quantization.WeightScheme.IsQuantized && conv.Groups == 1
+        && conv.Dilation == 1;
+
+    /// <summary>Sign planes of a scheme's foldable form: its scalar count, two for <c>ls-T</c> (both steps v).</summary>
+    public static int StepCount(QuantScheme scheme) =>
+        scheme.Kind == QuantSchemeKind.LeastSquaresTernary ? 2 : scheme.ScalarCount;
+
+    /// <summary>Builds the engine for <paramref name="conv"/> from <paramref name="weights"/>.</summary>
+    public static BinaryConvolution Create(QuantConv2d conv, PackedConvWeights weights)
+    {
+        float[]? bias = conv.Bias is null ? null : conv.Bias.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray();
+        var layer = new BinaryConv2d(weights.ToKernelLayout(), bias, checked((int)conv.Stride), checked((int)conv.Padding));
+        return new BinaryConvolution(layer, conv.ActivationQuantizer, conv.Quantization.EffectiveClamp) { Weights = weights };
+    }
+
+    /// <summary>
+    /// The packed form of <paramref name="conv"/>'s quantized weights, from its float weights and cached scalars by the
+    /// foldable rule (the float path's own decisions).
+    /// </summary>
+    public static PackedConvWeights Pack(QuantConv2d conv)
+    {
+        var scheme = conv.Quantization.WeightScheme;
+        using var scope = NewDisposeScope();
+        var weight = conv.Weight.detach().cpu().to_type(ScalarType.Float32).contiguous();
+        var scalars = conv.WeightQuantizer.CachedScalars!.detach().cpu().to_type(ScalarType.Float32);
+        if (scheme.Kind == QuantSchemeKind.LeastSquaresTernary)
+        {
+            scalars = cat([scalars, scalars], 1);
+        }
+        scalars = scalars.contiguous();
+        return PackedConvWeights.FromLatent(weight.data<float>().ToArray(), scalars.data<float>().ToArray(),
+            checked((int)conv.OutChannels), checked((int)conv.InChannels), checked((int)conv.KernelSize), StepCount(scheme));
+    }
+
+    /// <summary>The convolution of <paramref name="x"/> [N, C, H, W] (float32, CPU), channels-last out.</summary>
+    public unsafe Tensor Forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        int n = checked((int)x.shape[0]), c = checked((int)x.shape[1]), h = checked((int)x.shape[2]), w = checked((int)x.shape[3]);
+        var rows = ChannelsLast.SampleRows(ChannelsLast.Convert(x.to_type(ScalarType.Float32)), out _);
+        var clamped = _clamp.Apply(rows).contiguous();
+        var scalars = _quantizer.EvaluationScalars(clamped).to_type(ScalarType.Float32);
+        if (_ternary)
+        {
+            scalars = cat([scalars, scalars], 1);
+        }
+        scalars = scalars.expand(n, _planes).contiguous();
+        var packed = new PackedActivations();
+        packed.Pack(MemoryMarshal.Cast<byte, float>(clamped.bytes), MemoryMarshal.Cast<byte, float>(scalars.bytes), n, h, w, c, _planes);
+        int outH = _layer.OutputSize(h), outW = _layer.OutputSize(w), outC = _layer.Weights.OutChannels;
+        var output = empty(n, outH, outW, outC);
+        _layer.Forward(packed, MemoryMarshal.Cast<byte, float>(output.bytes));
+        GC.KeepAlive(clamped);
+        GC.KeepAlive(scalars);
+        return output.permute(0, 3, 1, 2).MoveToOuterDisposeScope();
+    }
+}
