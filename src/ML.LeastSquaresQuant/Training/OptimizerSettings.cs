@@ -21,14 +21,14 @@ public enum OptimizerKind
     Adadelta = 3,
 }
 
-/// <summary>Optimizer settings. Defaults are the paper's student recipe: Adam, lr 2e-4, no weight decay.</summary>
+/// <summary>Optimizer settings. Defaults: <see cref="Defaults.Optimizer"/> at <see cref="Defaults.LearningRate"/>, no weight decay.</summary>
 public sealed record OptimizerSettings
 {
     /// <summary>The optimizer family.</summary>
-    public OptimizerKind Kind { get; init; } = OptimizerKind.Adam;
+    public OptimizerKind Kind { get; init; } = Defaults.Optimizer;
 
     /// <summary>Base learning rate (before the schedule).</summary>
-    public double LearningRate { get; init; } = 2e-4;
+    public double LearningRate { get; init; } = Defaults.LearningRate;
 
     /// <summary>SGD momentum.</summary>
     public double Momentum { get; init; } = 0.9;
