@@ -80,7 +80,7 @@ public sealed partial class LsQuantResNetTrainer
         /// <summary>Moving averages of activation scalars.</summary>
         public MovingAverageMode MovingAverage { get; set; } = MovingAverageMode.Off;
 
-        /// <summary>Moving-average momentum.</summary>
+        /// <summary>Weight of the old value in the moving averages of activation scalars (0.99: slow, smooth).</summary>
         public double MovingAverageMomentum { get; set; } = ActivationQuantizer.DefaultMomentum;
 
         /// <summary>ResNet depth: 18 ([2,2,2,2]) or 34 ([3,4,6,3]).</summary>
@@ -111,19 +111,19 @@ public sealed partial class LsQuantResNetTrainer
         /// </summary>
         public NetworkArchitecture? Architecture { get; set; }
 
-        /// <summary>Epochs.</summary>
+        /// <summary>Passes over the training data.</summary>
         public int Epochs { get; set; } = Defaults.Epochs;
 
         /// <summary>Images per batch.</summary>
         public int BatchSize { get; set; } = Training.Defaults.BatchSize;
 
-        /// <summary>Optimizer family.</summary>
+        /// <summary>Optimizer family (SGD, Adam, AdamW, Adadelta).</summary>
         public OptimizerKind Optimizer { get; set; } = Training.Defaults.Optimizer;
 
-        /// <summary>Base learning rate.</summary>
+        /// <summary>Learning rate before the schedule scales it.</summary>
         public double LearningRate { get; set; } = Training.Defaults.LearningRate;
 
-        /// <summary>Weight decay.</summary>
+        /// <summary>L2 penalty on the weights (0: none, as for the paper's Adam students).</summary>
         public double WeightDecay { get; set; }
 
         /// <summary>SGD momentum (Nesterov).</summary>

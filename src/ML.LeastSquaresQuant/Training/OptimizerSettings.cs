@@ -30,10 +30,10 @@ public sealed record OptimizerSettings
     /// <summary>Base learning rate (before the schedule).</summary>
     public double LearningRate { get; init; } = Defaults.LearningRate;
 
-    /// <summary>SGD momentum.</summary>
+    /// <summary>SGD momentum: the fraction of the previous update kept in the next.</summary>
     public double Momentum { get; init; } = 0.9;
 
-    /// <summary>SGD Nesterov momentum.</summary>
+    /// <summary>SGD: evaluate the gradient at the look-ahead point (Nesterov) rather than the current one.</summary>
     public bool Nesterov { get; init; } = true;
 
     /// <summary>Weight decay (L2 for SGD/Adam/Adadelta, decoupled for AdamW).</summary>

@@ -18,7 +18,7 @@ public static class TrainingLoop
     /// <param name="model">A network that maps [N, C, H, W] images to [N, classes] logits.</param>
     /// <param name="train">Training data (moved to the training device).</param>
     /// <param name="validation">Optional validation data (moved to the training device).</param>
-    /// <param name="options">Options.</param>
+    /// <param name="options">Epochs, batch size, optimizer, schedule, teacher, checkpoints and reporting.</param>
     /// <returns>The metric history and where training ran.</returns>
     /// <exception cref="ArgumentException">Data, model and options do not fit together (the message names what).</exception>
     /// <exception cref="InvalidOperationException">The loss became NaN or infinite.</exception>

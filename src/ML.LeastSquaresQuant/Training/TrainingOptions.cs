@@ -13,7 +13,7 @@ public sealed record TrainingOptions
     /// <summary>Images per batch.</summary>
     public int BatchSize { get; init; } = Defaults.BatchSize;
 
-    /// <summary>The optimizer.</summary>
+    /// <summary>Optimizer family and its settings (learning rate, momentum, weight decay).</summary>
     public OptimizerSettings Optimizer { get; init; } = new();
 
     /// <summary>
