@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent machine set-up for ML.LeastSquaresQuant: does only what is missing, one line per step.
+# LSQUANT_SKIP_SYSTEM_SETUP=1 skips the system-wide change (a Debian 13 apt source and its libstdc++6) and prints
+# how to make it by hand instead.
 set -euo pipefail
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -28,6 +30,14 @@ step_libstdcxx() {
   if ! command -v apt-get >/dev/null 2>&1 || ! grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
     say "WARNING: $lib lacks GLIBCXX_3.4.32 and this is not Debian 12; install GCC 13's libstdc++ by hand"; return
   fi
+  if [ "${LSQUANT_SKIP_SYSTEM_SETUP:-0}" = "1" ]; then
+    say "LSQUANT_SKIP_SYSTEM_SETUP=1: not changing the system. $lib lacks GLIBCXX_3.4.32, so TorchSharp will not load until you,"
+    say "  as root, add Debian 13 (trixie) as an apt source pinned to priority 100 (see step_libstdcxx in $0) and run"
+    say "  'apt-get update && apt-get install -t trixie libstdc++6' (this also upgrades libc6 to Debian 13's glibc)"
+    return
+  fi
+  # Said before doing it: this changes the whole machine, not just this project.
+  say "SYSTEM CHANGE (as root): adding Debian 13's apt source (pinned low) and upgrading libstdc++6, and with it glibc; set LSQUANT_SKIP_SYSTEM_SETUP=1 to do it by hand instead"
   as_root tee /etc/apt/sources.list.d/trixie.sources >/dev/null <<'SRC'
 Types: deb
 URIs: http://deb.debian.org/debian

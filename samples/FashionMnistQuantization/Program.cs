@@ -7,6 +7,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using ML.LeastSquaresQuant.Data;
 using ML.LeastSquaresQuant.MLNet;
+using ML.LeastSquaresQuant.Training;
 
 namespace ML.LeastSquaresQuant.Samples;
 
@@ -31,6 +32,8 @@ public static class Program
             Console.Error.WriteLine(ex.Message);
             return 2;
         }
+        // A program owns its process and may tune its allocator: this speeds up CPU scoring (training tunes anyway).
+        NativeAllocator.Tune();
         var total = Stopwatch.StartNew();
         var ml = new MLContext(seed: 1);
         ml.Log += (_, e) =>

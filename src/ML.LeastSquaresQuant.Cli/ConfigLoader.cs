@@ -136,6 +136,10 @@ internal static class ConfigLoader
     public static LearningRateSchedule Schedule(ExperimentConfig c)
     {
         var s = c.Optimization.LrScheduler;
+        if (s is null)
+        {
+            return Defaults.Schedule(c.Optimization.Epochs);
+        }
         var kind = s.Type switch
         {
             "constant" => ScheduleKind.Constant,

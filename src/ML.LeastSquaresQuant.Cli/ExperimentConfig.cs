@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using ML.LeastSquaresQuant.Training;
 
 namespace ML.LeastSquaresQuant.Cli;
 
@@ -80,7 +81,7 @@ internal sealed class ClampConfig
 {
     /// <summary>symmetric or identity.</summary>
     public string Kind { get; set; } = "symmetric";
-    public double Alpha { get; set; } = 2;
+    public double Alpha { get; set; } = Defaults.ClampAlpha;
 }
 
 /// <summary>Knowledge distillation.</summary>
@@ -88,17 +89,18 @@ internal sealed class KdConfig
 {
     /// <summary>A teacher: an experiment folder (its model.zip) or an ML.NET model file.</summary>
     public string Teacher { get; set; } = "";
-    public double Temperature { get; set; } = 5;
-    public bool TeacherCorrection { get; set; } = true;
+    public double Temperature { get; set; } = Defaults.DistillationTemperature;
+    public bool TeacherCorrection { get; set; } = Defaults.TeacherCorrection;
 }
 
 /// <summary>Training.</summary>
 internal sealed class OptimizationConfig
 {
-    public int Epochs { get; set; } = 10;
-    public int BatchSize { get; set; } = 128;
+    public int Epochs { get; set; } = Defaults.Epochs;
+    public int BatchSize { get; set; } = Defaults.BatchSize;
     public OptimizerConfig Optimizer { get; set; } = new();
-    public SchedulerConfig LrScheduler { get; set; } = new();
+    /// <summary>Absent: Defaults.Schedule of the epochs (×0.1 at 60 % and 85 %), as in the library.</summary>
+    public SchedulerConfig? LrScheduler { get; set; }
 }
 
 /// <summary>The optimizer.</summary>
@@ -106,7 +108,7 @@ internal sealed class OptimizerConfig
 {
     /// <summary>sgd, adam, adamw or adadelta.</summary>
     public string Algorithm { get; set; } = "adam";
-    public double Lr { get; set; } = 1e-3;
+    public double Lr { get; set; } = Defaults.LearningRate;
     public double Momentum { get; set; } = 0.9;
     public bool Nesterov { get; set; } = true;
     public double WeightDecay { get; set; }
@@ -131,7 +133,7 @@ internal sealed class LogConfig
     /// <summary>Experiments are written to {folder}/{experiment_name}.</summary>
     public string Folder { get; set; } = "experiments";
     public int SaveCheckpointEvery { get; set; } = 1;
-    public int LogEvery { get; set; } = 50;
+    public int LogEvery { get; set; } = Defaults.LogEveryNSteps;
     /// <summary>cpu, cuda, cuda:N or auto.</summary>
     public string Device { get; set; } = "auto";
 }

@@ -20,6 +20,8 @@ internal static class Program
 
     public static int Main(string[] args)
     {
+        // The CLI owns its process, so it opts in to the allocator tuning that speeds up CPU training and scoring.
+        NativeAllocator.Tune();
         try
         {
             return args.FirstOrDefault() switch

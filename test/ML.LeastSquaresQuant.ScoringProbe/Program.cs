@@ -4,10 +4,11 @@ using System.Linq;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using ML.LeastSquaresQuant.MLNet;
+using ML.LeastSquaresQuant.Training;
 
 namespace ML.LeastSquaresQuant.ScoringProbe;
 
-/// <summary>Usage: ScoringProbe MODEL.zip IMAGE... — prints "label score score ..." per image (round-trip floats).</summary>
+/// <summary>Usage: ScoringProbe MODEL.zip IMAGE... — prints "label score score ..." per image (round-trip floats), then "allocator tuned: True|False".</summary>
 public static class Program
 {
     /// <summary>Entry point.</summary>
@@ -28,6 +29,8 @@ public static class Program
             var p = engine.Predict(new ImageFileInput { ImagePath = path });
             Console.WriteLine(p.PredictedLabel + " " + string.Join(" ", p.Score.Select(s => s.ToString("R", CultureInfo.InvariantCulture))));
         }
+        // Loading and scoring must leave the host's allocator alone (only training and explicit calls tune it).
+        Console.WriteLine("allocator tuned: " + NativeAllocator.IsTuned);
         return 0;
     }
 }

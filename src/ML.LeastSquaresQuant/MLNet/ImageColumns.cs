@@ -95,8 +95,11 @@ internal static class ImageColumns
     {
         var features = data.Schema[featureColumn];
         var label = data.Schema[labelColumn];
-        var pixels = new List<float>();
-        var labels = new List<long>();
+        // Sized from the row count when the view knows it, so the pixels are neither regrown nor copied at the end.
+        long? knownRows = data.GetRowCount();
+        int capacity = knownRows is long r && r * shape.Size <= Array.MaxLength ? (int)r : 0;
+        var pixels = new float[(long)capacity * shape.Size];
+        var labels = new List<long>(capacity);
         using (var cursor = data.GetRowCursor([features, label]))
         {
             var getFeatures = cursor.GetGetter<VBuffer<float>>(features);
@@ -122,7 +125,12 @@ internal static class ImageColumns
                         throw new ArgumentOutOfRangeException(featureColumn, $"Row {row} of the {role} data has a NaN or infinite value in column '{featureColumn}'.");
                     }
                 }
-                pixels.AddRange(dense);
+                if ((long)(labels.Count + 1) * shape.Size > pixels.Length)
+                {
+                    // Unknown or understated row count: grow geometrically.
+                    Array.Resize(ref pixels, (int)Math.Min(Array.MaxLength, Math.Max(2L * pixels.Length, (long)(labels.Count + 1) * shape.Size)));
+                }
+                dense.CopyTo(pixels, (long)labels.Count * shape.Size);
                 labels.Add(key - 1);
                 row++;
             }
@@ -131,7 +139,11 @@ internal static class ImageColumns
         {
             throw new ArgumentException($"The {role} data is empty: it has no rows.", nameof(data));
         }
-        var images = torch.tensor(pixels.ToArray(), [labels.Count, shape.Channels, shape.Height, shape.Width]);
+        if (pixels.Length != (long)labels.Count * shape.Size)
+        {
+            Array.Resize(ref pixels, (int)((long)labels.Count * shape.Size));
+        }
+        var images = torch.tensor(pixels, [labels.Count, shape.Channels, shape.Height, shape.Width]);
         return new ImageDataset(images, torch.tensor(labels.ToArray()), classes);
     }
 

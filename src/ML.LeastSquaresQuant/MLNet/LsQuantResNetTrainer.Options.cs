@@ -24,20 +24,20 @@ public sealed partial class LsQuantResNetTrainer
         /// <summary>Predicted label column: a key type with the label's key values.</summary>
         public const string PredictedLabel = "PredictedLabel";
 
-        /// <summary>Activation scheme of the paper's best quantized student.</summary>
-        public const string ActivationScheme = "ls-2";
+        /// <summary>Activation scheme of the paper's best quantized student (<see cref="Training.Defaults.ActivationScheme"/>).</summary>
+        public const string ActivationScheme = Training.Defaults.ActivationScheme;
 
-        /// <summary>Weight scheme of the paper's students.</summary>
-        public const string WeightScheme = "ls-1";
+        /// <summary>Weight scheme of the paper's students (<see cref="Training.Defaults.WeightScheme"/>).</summary>
+        public const string WeightScheme = Training.Defaults.WeightScheme;
 
-        /// <summary>Epochs.</summary>
-        public const int Epochs = 20;
+        /// <summary>Epochs of training when none are given (<see cref="Training.Defaults.Epochs"/>).</summary>
+        public const int Epochs = Training.Defaults.Epochs;
     }
 
     /// <summary>
     /// Every option of the quantized ResNet trainer. Defaults: the paper's student (ResNet-18, CIFAR stem, width 64,
-    /// xnor blocks with double shortcut, ls-2 activations, ls-1 weights, clamp ±2, KD temperature 5 with teacher
-    /// correction) with the short Fashion-MNIST schedule (Adam lr 1e-3, ×0.1 at 60 % and 85 % of training).
+    /// xnor blocks with double shortcut) with the training recipe of <see cref="Training.Defaults"/> (ls-2 activations,
+    /// ls-1 weights, clamp ±2, KD temperature 5 with teacher correction, Adam lr 1e-3, ×0.1 at 60 % and 85 %).
     /// </summary>
     public sealed class Options
     {
@@ -75,12 +75,12 @@ public sealed partial class LsQuantResNetTrainer
         public IReadOnlyList<string>? StageWeightSchemes { get; set; }
 
         /// <summary>Symmetric clamp bound before activation quantizers (2 in the CIFAR recipe, 3 for ImageNet); 0 for none.</summary>
-        public double ClampAlpha { get; set; } = 2;
+        public double ClampAlpha { get; set; } = Training.Defaults.ClampAlpha;
 
         /// <summary>Moving averages of activation scalars.</summary>
         public MovingAverageMode MovingAverage { get; set; } = MovingAverageMode.Off;
 
-        /// <summary>Moving-average momentum.</summary>
+        /// <summary>Weight of the old value in the moving averages of activation scalars (0.99: slow, smooth).</summary>
         public double MovingAverageMomentum { get; set; } = ActivationQuantizer.DefaultMomentum;
 
         /// <summary>ResNet depth: 18 ([2,2,2,2]) or 34 ([3,4,6,3]).</summary>
@@ -111,25 +111,25 @@ public sealed partial class LsQuantResNetTrainer
         /// </summary>
         public NetworkArchitecture? Architecture { get; set; }
 
-        /// <summary>Epochs.</summary>
+        /// <summary>Passes over the training data.</summary>
         public int Epochs { get; set; } = Defaults.Epochs;
 
         /// <summary>Images per batch.</summary>
-        public int BatchSize { get; set; } = 128;
+        public int BatchSize { get; set; } = Training.Defaults.BatchSize;
 
-        /// <summary>Optimizer family.</summary>
-        public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
+        /// <summary>Optimizer family (SGD, Adam, AdamW, Adadelta).</summary>
+        public OptimizerKind Optimizer { get; set; } = Training.Defaults.Optimizer;
 
-        /// <summary>Base learning rate.</summary>
-        public double LearningRate { get; set; } = 1e-3;
+        /// <summary>Learning rate before the schedule scales it.</summary>
+        public double LearningRate { get; set; } = Training.Defaults.LearningRate;
 
-        /// <summary>Weight decay.</summary>
+        /// <summary>L2 penalty on the weights (0: none, as for the paper's Adam students).</summary>
         public double WeightDecay { get; set; }
 
         /// <summary>SGD momentum (Nesterov).</summary>
         public double Momentum { get; set; } = 0.9;
 
-        /// <summary>Learning-rate schedule; <see langword="null"/>: ×0.1 at 60 % and 85 % of training.</summary>
+        /// <summary>Learning-rate schedule; <see langword="null"/>: <see cref="Training.Defaults.Schedule"/> of <see cref="Epochs"/> (×0.1 at 60 % and 85 % of training).</summary>
         public LearningRateSchedule? Schedule { get; set; }
 
         /// <summary>Zero padding for the random crop (0: no crop).</summary>
@@ -147,11 +147,11 @@ public sealed partial class LsQuantResNetTrainer
         /// <summary>A fitted teacher to distil from: an <see cref="LsQuantResNetTransformer"/> or a chain ending in one (loaded or in memory).</summary>
         public ITransformer? Teacher { get; set; }
 
-        /// <summary>Distillation temperature.</summary>
-        public double DistillationTemperature { get; set; } = 5;
+        /// <summary>KD softmax temperature T (higher: softer teacher targets).</summary>
+        public double DistillationTemperature { get; set; } = Training.Defaults.DistillationTemperature;
 
         /// <summary>Use cross-entropy for samples the teacher gets wrong.</summary>
-        public bool TeacherCorrection { get; set; } = true;
+        public bool TeacherCorrection { get; set; } = Training.Defaults.TeacherCorrection;
 
         /// <summary>Data evaluated after every epoch, with the columns the trainer sees (a key-typed label with the
         /// same keys as the training data: pass it through the same fitted MapValueToKey).</summary>
@@ -170,7 +170,7 @@ public sealed partial class LsQuantResNetTrainer
         public int? Seed { get; set; }
 
         /// <summary>Report progress to MLContext.Log every N batches.</summary>
-        public int LogEveryNSteps { get; set; } = 50;
+        public int LogEveryNSteps { get; set; } = Training.Defaults.LogEveryNSteps;
 
         /// <summary>Cancels training between batches (ML.NET's own cancellation is checked at each progress report too).</summary>
         public System.Threading.CancellationToken CancellationToken { get; set; }

@@ -71,7 +71,7 @@ public sealed partial class LsQuantResNetTrainer : IEstimator<LsQuantResNetTrans
             Epochs = o.Epochs,
             BatchSize = o.BatchSize,
             Optimizer = new OptimizerSettings { Kind = o.Optimizer, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay, Momentum = o.Momentum },
-            Schedule = o.Schedule ?? LearningRateSchedule.AtFractions(o.Epochs, 0.1, 0.6, 0.85),
+            Schedule = o.Schedule ?? Training.Defaults.Schedule(o.Epochs),
             Seed = seed,
             Device = o.Device ?? (MLNetInternals.GpuDeviceId(_env) is int gpu ? $"cuda:{gpu}" : "cpu"),
             FallbackToCpu = MLNetInternals.FallbackToCpu(_env),

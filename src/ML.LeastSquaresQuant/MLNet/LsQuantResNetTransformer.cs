@@ -36,7 +36,8 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
         string featureColumnName, string scoreColumnName, string predictedLabelColumnName, string[]? labelKeyValues,
         double[] mean, double[] std, IReadOnlyList<EpochMetrics> history)
     {
-        NativeAllocator.Tune();
+        // No NativeAllocator.Tune() here: it changes glibc's allocator for the whole host process, which a library
+        // must not do behind its host's back; programs opt in (the CLI and the sample do).
         _network = network;
         _network.to(CPU);
         _network.eval();

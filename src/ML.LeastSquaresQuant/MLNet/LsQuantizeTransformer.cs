@@ -121,30 +121,26 @@ public sealed class LsQuantizeTransformer : ITransformer, ICanSaveModel
     internal static float[] QuantizeRow(ReadOnlySpan<float> row, QuantScheme scheme, out float[] scalars, out byte[] signs)
     {
         int n = row.Length;
-        using var scope = NewDisposeScope();
-        var x = TorchSharp.torch.tensor(row.ToArray(), [1, n]);
-        var v = LeastSquaresQuantizer.ComputeScalars(x, scheme);
-        scalars = v.data<float>().ToArray();
+        if (n == 0)
+        {
+            throw new ArgumentException("The rows are empty: they have no columns.", "rows");
+        }
+        // The same per-row code LeastSquaresQuantizer runs on a tensor's rows, without building a tensor per row.
+        var scratch = new float[n];
+        Span<double> solved = stackalloc double[scheme.ScalarCount];
+        if (!RowScalars.Solve<float>(row, scheme, scratch, solved))
+        {
+            throw LeastSquaresQuantizer.NonFiniteRow(0);
+        }
+        scalars = new float[solved.Length];
+        for (int i = 0; i < solved.Length; i++)
+        {
+            scalars[i] = (float)solved[i];
+        }
         float[] steps = scheme.Kind == QuantSchemeKind.LeastSquaresTernary ? [scalars[0], scalars[0]] : scalars;
         signs = new byte[(steps.Length * n + 7) / 8];
-        var residual = row.ToArray();
         var result = new float[n];
-        // Same float operations, in the same order, as LeastSquaresQuantizer.Reconstruct.
-        for (int i = 0; i < steps.Length; i++)
-        {
-            for (int j = 0; j < n; j++)
-            {
-                bool positive = residual[j] >= 0;
-                float step = (positive ? 1f : -1f) * steps[i];
-                result[j] += step;
-                residual[j] -= step;
-                if (positive)
-                {
-                    int bit = i * n + j;
-                    signs[bit >> 3] |= (byte)(1 << (bit & 7));
-                }
-            }
-        }
+        FoldableReconstruction.Row<float>(row, steps, result, scratch, signs);
         return result;
     }
 

@@ -37,23 +37,23 @@ public sealed record QResNetArchitecture : NetworkArchitecture
     public int StageCount => BlocksPerStage.Count;
 
     /// <summary>ResNet-18 ([2,2,2,2]) with the same quantization in every stage.</summary>
-    /// <param name="numClasses">Classes.</param>
-    /// <param name="inputChannels">Input channels.</param>
+    /// <param name="numClasses">Classes the network tells apart (outputs of the final linear layer).</param>
+    /// <param name="inputChannels">Channels of the input images (1 grey, 3 RGB).</param>
     /// <param name="quantization">Quantization of all stages; full precision with regular blocks when null,
     /// otherwise xnor blocks with double shortcut (the paper's students).</param>
     /// <param name="width">Width of the first stage.</param>
-    /// <param name="stem">Stem kind.</param>
+    /// <param name="stem">First layers: CIFAR (3×3, full resolution, for small images) or ImageNet (7×7 stride 2 and max-pool).</param>
     /// <returns>The description.</returns>
     public static QResNetArchitecture ResNet18(int numClasses, int inputChannels = 3, LayerQuantization? quantization = null,
         int width = 64, StemKind stem = StemKind.Cifar) =>
         Create([2, 2, 2, 2], numClasses, inputChannels, quantization, width, stem);
 
     /// <summary>ResNet-34 ([3,4,6,3]); arguments as for <see cref="ResNet18"/>.</summary>
-    /// <param name="numClasses">Classes.</param>
-    /// <param name="inputChannels">Input channels.</param>
+    /// <param name="numClasses">Classes the network tells apart (outputs of the final linear layer).</param>
+    /// <param name="inputChannels">Channels of the input images (1 grey, 3 RGB).</param>
     /// <param name="quantization">Quantization of all stages (see <see cref="ResNet18"/>).</param>
     /// <param name="width">Width of the first stage.</param>
-    /// <param name="stem">Stem kind.</param>
+    /// <param name="stem">First layers: CIFAR (3×3, full resolution, for small images) or ImageNet (7×7 stride 2 and max-pool).</param>
     /// <returns>The description.</returns>
     public static QResNetArchitecture ResNet34(int numClasses, int inputChannels = 3, LayerQuantization? quantization = null,
         int width = 64, StemKind stem = StemKind.Cifar) =>
@@ -77,7 +77,7 @@ public sealed record QResNetArchitecture : NetworkArchitecture
     }
 
     /// <summary>The quantization of stage <paramref name="stage"/> (0-based).</summary>
-    /// <param name="stage">Stage index.</param>
+    /// <param name="stage">0-based stage (layer1 is 0).</param>
     /// <returns>The stage's quantization.</returns>
     public LayerQuantization QuantizationOf(int stage) =>
         StageQuantization.Count == 0 ? LayerQuantization.FullPrecision : StageQuantization[stage];

@@ -22,12 +22,12 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     /// <summary>Creates a quantized convolution with PyTorch's default initialization.</summary>
     /// <param name="inChannels">Input channels (divisible by <paramref name="groups"/>).</param>
     /// <param name="outChannels">Output channels (divisible by <paramref name="groups"/>).</param>
-    /// <param name="kernelSize">Square kernel size.</param>
+    /// <param name="kernelSize">Height and width of the (square) kernel, in pixels.</param>
     /// <param name="quantization">Schemes, clamp and moving-average mode; <see cref="LayerQuantization.FullPrecision"/> when null.</param>
-    /// <param name="stride">Stride.</param>
+    /// <param name="stride">Pixels the kernel moves between outputs (2 halves the resolution).</param>
     /// <param name="padding">Zero padding on each side.</param>
-    /// <param name="dilation">Dilation.</param>
-    /// <param name="groups">Groups.</param>
+    /// <param name="dilation">Spacing between kernel taps (1: adjacent pixels).</param>
+    /// <param name="groups">Independent channel groups: each output channel sees only in/groups input channels (1: all).</param>
     /// <param name="bias">Whether the layer has a bias.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is not positive or channels are not divisible by groups.</exception>
     public QuantConv2d(long inChannels, long outChannels, long kernelSize, LayerQuantization? quantization = null,
@@ -75,16 +75,16 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     /// <summary>The layer's quantization.</summary>
     public LayerQuantization Quantization { get; }
 
-    /// <summary>Input channels.</summary>
+    /// <summary>Channels of the images the layer accepts.</summary>
     public long InChannels { get; }
 
-    /// <summary>Output channels.</summary>
+    /// <summary>Channels the layer produces (one filter and, when quantized, one set of weight scalars each).</summary>
     public long OutChannels { get; }
 
-    /// <summary>Kernel size.</summary>
+    /// <summary>Height and width of the square kernel, in pixels.</summary>
     public long KernelSize { get; }
 
-    /// <summary>Groups.</summary>
+    /// <summary>Independent channel groups; each output channel sees InChannels / Groups input channels.</summary>
     public long Groups { get; }
 
     /// <summary>Step between output positions, in input pixels.</summary>

@@ -103,7 +103,9 @@ public sealed class WeightQuantizer : nn.Module<Tensor, Tensor>
             return;
         }
         using var scope = NewDisposeScope();
-        _frozen = Reconstructed(weight.reshape(OutChannels, -1)).reshape(weight.shape).MoveToOuterDisposeScope();
+        // Detached from every dispose scope, not moved to the caller's: the frozen weights live as long as this
+        // module (a model loaded inside a caller's scope keeps them after that scope ends); Dispose frees them.
+        _frozen = Reconstructed(weight.reshape(OutChannels, -1)).reshape(weight.shape).DetachFromDisposeScope();
     }
 
     /// <summary>Serves <paramref name="quantized"/> (already quantized weights, copied) like <see cref="Freeze"/> does.</summary>
@@ -122,7 +124,21 @@ public sealed class WeightQuantizer : nn.Module<Tensor, Tensor>
         _frozen = null;
     }
 
+    /// <summary>The weights kept by <see cref="Freeze"/>, or <see langword="null"/> when none are (for tests).</summary>
+    internal Tensor? Frozen => _frozen;
+
     private Tensor? _frozen;
+
+    /// <summary>Frees the frozen weights, which belong to no dispose scope, along with the module.</summary>
+    /// <param name="disposing">True when called from <see cref="IDisposable.Dispose"/> rather than a finalizer.</param>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Unfreeze();
+        }
+        base.Dispose(disposing);
+    }
 
     private void CheckWeight(Tensor weight)
     {

@@ -47,42 +47,62 @@ internal static class FoldableReconstruction
             nint xp = (nint)xBytes, vp = (nint)vBytes, op = (nint)outBytes;
             Parallel.For(0, rowCount, () => new T[n], (row, _, residual) =>
             {
-                var input = new ReadOnlySpan<T>((T*)xp + (long)row * n, n);
-                var scalars = new ReadOnlySpan<T>((T*)vp + (shared ? 0 : (long)row * k), k);
-                var output = new Span<T>((T*)op + (long)row * n, n);
-                if (typeof(T) == typeof(float) && VectorKernels.IsSupported)
-                {
-                    VectorKernels.Reconstruct(MemoryMarshal.Cast<T, float>(input), MemoryMarshal.Cast<T, float>(scalars),
-                        MemoryMarshal.Cast<T, float>(output));
-                    return residual;
-                }
-                if (k == 1)
-                {
-                    T s = scalars[0];
-                    for (int j = 0; j < n; j++)
-                    {
-                        output[j] = Sign(input[j]) * s;
-                    }
-                    return residual;
-                }
-                input.CopyTo(residual);
-                output.Clear();
-                for (int i = 0; i < k; i++)
-                {
-                    T s = scalars[i];
-                    for (int j = 0; j < n; j++)
-                    {
-                        T step = Sign(residual[j]) * s;
-                        output[j] += step;
-                        residual[j] -= step;
-                    }
-                }
+                Row(new ReadOnlySpan<T>((T*)xp + (long)row * n, n), new ReadOnlySpan<T>((T*)vp + (shared ? 0 : (long)row * k), k),
+                    new Span<T>((T*)op + (long)row * n, n), residual);
                 return residual;
             }, _ => { });
         }
         GC.KeepAlive(x);
         GC.KeepAlive(v);
         GC.KeepAlive(result);
+    }
+
+    /// <summary>
+    /// Reconstructs one row, output = Σ v_i·sign(r_{i−1}) with r_0 = input and r_i = r_{i−1} − v_i·sign(r_{i−1}): the
+    /// one CPU implementation of the rule (its AVX2 form is <see cref="VectorKernels.Reconstruct"/>, which gives the
+    /// same bits; <see cref="LeastSquaresQuantizer.ReconstructWithTensorOps"/> is the same rule for other devices).
+    /// </summary>
+    /// <param name="input">The row's values.</param>
+    /// <param name="scalars">The step scalars v_1..v_k (ls-T's v given twice).</param>
+    /// <param name="output">Receives the reconstruction; as long as <paramref name="input"/>.</param>
+    /// <param name="residual">Working space as long as <paramref name="input"/>; overwritten.</param>
+    /// <param name="signs">Empty, or k·n bits (LSB first, step-major) set where step i's sign is +1: the binary codes.</param>
+    public static void Row<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> scalars, Span<T> output, Span<T> residual, Span<byte> signs = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = input.Length, k = scalars.Length;
+        if (signs.IsEmpty && typeof(T) == typeof(float) && VectorKernels.IsSupported)
+        {
+            VectorKernels.Reconstruct(MemoryMarshal.Cast<T, float>(input), MemoryMarshal.Cast<T, float>(scalars), MemoryMarshal.Cast<T, float>(output));
+            return;
+        }
+        if (k == 1 && signs.IsEmpty)
+        {
+            T s = scalars[0];
+            for (int j = 0; j < n; j++)
+            {
+                output[j] = Sign(input[j]) * s;
+            }
+            return;
+        }
+        input.CopyTo(residual);
+        output.Clear();
+        for (int i = 0; i < k; i++)
+        {
+            T s = scalars[i];
+            for (int j = 0; j < n; j++)
+            {
+                T sign = Sign(residual[j]);
+                T step = sign * s;
+                output[j] += step;
+                residual[j] -= step;
+                if (!signs.IsEmpty && sign > T.Zero)
+                {
+                    int bit = i * n + j;
+                    signs[bit >> 3] |= (byte)(1 << (bit & 7));
+                }
+            }
+        }
     }
 
     /// <summary>The binary sign (+1 for x ≥ 0, including −0; −1 otherwise) without a branch: signs are unpredictable.</summary>

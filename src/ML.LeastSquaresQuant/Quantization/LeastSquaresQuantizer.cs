@@ -127,9 +127,9 @@ public static class LeastSquaresQuantizer
             return torch.zeros(r, scheme.ScalarCount, dtype: dtype, device: x.device).MoveToOuterDisposeScope();
         }
 
-        bool cpuKernel = x.device_type == DeviceType.CPU
-            && (scheme.Kind is QuantSchemeKind.LeastSquares2 or QuantSchemeKind.LeastSquaresTernary
-                || (scheme.Kind == QuantSchemeKind.LeastSquares1 && x.dtype == ScalarType.Float32 && VectorKernels.IsSupported));
+        // On the CPU every scheme runs RowScalars on the rows in place (the same code the LsQuantize transform runs
+        // row by row); other devices use tensor operations, which stay on the device.
+        bool cpuKernel = x.device_type == DeviceType.CPU;
         if (validateFinite && !cpuKernel)
         {
             TensorGuard.CheckFinite(x, nameof(rows));
@@ -139,10 +139,9 @@ public static class LeastSquaresQuantizer
         var work = dtype is ScalarType.Float16 or ScalarType.BFloat16 ? x.to_type(ScalarType.Float32) : x;
         Tensor scalars = scheme.Kind switch
         {
-            QuantSchemeKind.LeastSquares1 when cpuKernel => MeanAbsOnCpu(work, validateFinite),
+            _ when cpuKernel => SolveOnCpu(work, scheme, validateFinite),
             QuantSchemeKind.LeastSquares1 => work.abs().mean([1L], keepdim: true),
             QuantSchemeKind.GreedyFoldable => GreedyScalars(work, scheme.GreedyBits),
-            _ when cpuKernel => SolveOnCpu(work, scheme, validateFinite),
             QuantSchemeKind.LeastSquares2 => SortedSplitSolver.SolveTwoBit(work),
             _ => SortedSplitSolver.SolveTernary(work),
         };
@@ -188,30 +187,7 @@ public static class LeastSquaresQuantizer
         return torch.tensor(result, [rowCount, k], ScalarType.Float64);
     }
 
-    /// <summary>The <c>ls-1</c> scalar of every float32 row in one pass, summed in double, without temporaries.</summary>
-    /// <remarks>A double sum of float32 magnitudes cannot overflow, so a row's mean is finite exactly when all of its
-    /// elements are: the check costs nothing extra.</remarks>
-    private static unsafe Tensor MeanAbsOnCpu(Tensor x, bool validateFinite)
-    {
-        var contiguous = x.contiguous();
-        int rowCount = checked((int)contiguous.shape[0]);
-        int n = checked((int)contiguous.shape[1]);
-        var result = new double[rowCount];
-        fixed (byte* basePtr = contiguous.bytes)
-        {
-            nint data = (nint)basePtr;
-            Parallel.For(0, rowCount, row => result[row] = VectorKernels.MeanAbs(new ReadOnlySpan<float>((float*)data + (long)row * n, n)));
-        }
-        GC.KeepAlive(contiguous);
-        int nonFiniteRow = Array.FindIndex(result, v => !double.IsFinite(v));
-        if (validateFinite && nonFiniteRow >= 0)
-        {
-            throw NonFiniteRow(nonFiniteRow);
-        }
-        return torch.tensor(result, [rowCount, 1], ScalarType.Float64);
-    }
-
-    private static ArgumentException NonFiniteRow(int row) =>
+    internal static ArgumentException NonFiniteRow(int row) =>
         new($"Row {row} contains NaN or infinite values; quantizing it would give a NaN model.", "rows");
 
     /// <summary>Solves every row in parallel; returns a row holding NaN or ±∞ (its scalars are NaN), or −1.</summary>
@@ -226,21 +202,9 @@ public static class LeastSquaresQuantizer
             (row, _, scratch) =>
             {
                 var span = new ReadOnlySpan<T>((T*)basePtr + (long)row * n, n);
-                var stats = ExactTwoLevelSolver.LoadMagnitudes(span, scratch, out bool finite);
-                if (!finite)
+                if (!RowScalars.Solve(span, scheme, scratch, result.AsSpan(row * k, k)))
                 {
                     nonFiniteRow = row;
-                    result.AsSpan(row * k, k).Fill(double.NaN);
-                }
-                else if (scheme.Kind == QuantSchemeKind.LeastSquares2)
-                {
-                    var (v1, v2) = ExactTwoLevelSolver.SolveTwoBit<T>(scratch, stats.Min, stats.Max, stats.Sum);
-                    result[(long)row * 2] = v1;
-                    result[(long)row * 2 + 1] = v2;
-                }
-                else
-                {
-                    result[row] = ExactTwoLevelSolver.SolveTernary<T>(scratch, stats.Max, stats.Sum);
                 }
                 return scratch;
             },

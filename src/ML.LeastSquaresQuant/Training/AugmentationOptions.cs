@@ -47,12 +47,15 @@ public sealed record AugmentationOptions
     }
 
     /// <summary>Normalizes, and in training crops and flips, a float batch [B, C, H, W].</summary>
-    internal Tensor Apply(Tensor batch, bool training, Generator generator)
+    /// <param name="batch">The images.</param>
+    /// <param name="generator">Draws the random crops and flips in training; <see langword="null"/> in evaluation,
+    /// which only normalizes.</param>
+    internal Tensor Apply(Tensor batch, Generator? generator)
     {
         using var scope = NewDisposeScope();
         var x = batch;
         long b = x.shape[0], h = x.shape[2], w = x.shape[3];
-        if (training && CropPadding > 0)
+        if (generator is not null && CropPadding > 0)
         {
             int p = CropPadding;
             var padded = nn.functional.pad(x, [p, p, p, p]);
@@ -63,7 +66,7 @@ public sealed record AugmentationOptions
                 .expand(b, x.shape[1], h, w);
             x = padded.gather(2, rows).gather(3, cols);
         }
-        if (training && HorizontalFlip)
+        if (generator is not null && HorizontalFlip)
         {
             var flip = torch.rand([b], generator: generator).lt(0.5).to(x.device).view(b, 1, 1, 1);
             x = torch.where(flip, x.flip(3), x);

@@ -65,7 +65,7 @@ public sealed class ImageDataset : IDisposable
     /// <summary>Labels [N], int64.</summary>
     public Tensor Labels { get; private set; }
 
-    /// <summary>The number of classes.</summary>
+    /// <summary>Classes; labels lie in [0, NumClasses).</summary>
     public int NumClasses { get; }
 
     /// <summary>The number of images.</summary>
@@ -82,11 +82,11 @@ public sealed class ImageDataset : IDisposable
 
     /// <summary>Builds a data set from interleaved-free (planar, C×H×W per image) bytes.</summary>
     /// <param name="pixels">N·C·H·W bytes.</param>
-    /// <param name="labels">N labels.</param>
-    /// <param name="channels">C.</param>
-    /// <param name="height">H.</param>
-    /// <param name="width">W.</param>
-    /// <param name="numClasses">Classes.</param>
+    /// <param name="labels">One class index per image.</param>
+    /// <param name="channels">Channels per image (1 grey, 3 RGB).</param>
+    /// <param name="height">Image height in pixels.</param>
+    /// <param name="width">Image width in pixels.</param>
+    /// <param name="numClasses">Classes; every label must lie in [0, numClasses).</param>
     /// <returns>The data set.</returns>
     public static ImageDataset FromPixels(byte[] pixels, int[] labels, int channels, int height, int width, int numClasses)
     {

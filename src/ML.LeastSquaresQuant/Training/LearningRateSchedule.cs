@@ -46,8 +46,8 @@ public sealed record LearningRateSchedule
     public double WarmupEpochs { get; init; }
 
     /// <summary>Multi-step decay by <paramref name="gamma"/> at the given fractions of training (e.g. 0.6 and 0.85).</summary>
-    /// <param name="epochs">Total epochs.</param>
-    /// <param name="gamma">Factor.</param>
+    /// <param name="epochs">Epochs of the whole run, which the fractions are fractions of.</param>
+    /// <param name="gamma">Factor the rate is multiplied by at each milestone (0.1: a tenth).</param>
     /// <param name="fractions">Fractions of training in (0, 1).</param>
     /// <returns>The schedule.</returns>
     public static LearningRateSchedule AtFractions(int epochs, double gamma, params double[] fractions) =>
@@ -64,10 +64,10 @@ public sealed record LearningRateSchedule
     }
 
     /// <summary>The factor applied to the base rate before batch <paramref name="step"/> (0-based, global).</summary>
-    /// <param name="step">Global batch index.</param>
-    /// <param name="stepsPerEpoch">Batches per epoch.</param>
+    /// <param name="step">Batches done since the start of training (across epochs and resumes).</param>
+    /// <param name="stepsPerEpoch">Batches in one epoch, to turn epoch milestones into batches.</param>
     /// <param name="totalEpochs">Epochs of the whole run (for the cosine schedule).</param>
-    /// <returns>The factor.</returns>
+    /// <returns>The multiple of the base learning rate to use for that batch.</returns>
     public double FactorAt(long step, long stepsPerEpoch, int totalEpochs)
     {
         double factor = Kind switch

@@ -15,9 +15,12 @@ namespace ML.LeastSquaresQuant.Training;
 /// <see cref="Tune"/> keeps freed blocks up to 32 MiB in the heap and returns heap memory to the kernel only when
 /// more than 256 MiB are free at its top, so memory is reused instead of faulted in again. The process's resident
 /// memory stays flat; it is simply not given back between batches.</para>
-/// <para><see cref="TrainingLoop.Run"/> and the ML.NET transformer call <see cref="Tune"/> themselves. Setting the
-/// environment variable <c>LSQUANT_TUNE_ALLOCATOR=0</c> turns it off for the whole process; elsewhere than glibc it
-/// does nothing.</para>
+/// <para>Because it changes the allocator of the whole host process, the library applies it only where training
+/// runs: <see cref="TrainingLoop.Run"/> and <see cref="TrainingLoop.Evaluate"/> (and so the ML.NET trainer) call
+/// <see cref="Tune"/>. Constructing or loading a transformer does not; a program that scores on the CPU calls
+/// <see cref="Tune"/> once at start-up to opt in (the command line and the Fashion-MNIST sample do). Setting the
+/// environment variable <c>LSQUANT_TUNE_ALLOCATOR=0</c> turns it off for the whole process, training included;
+/// elsewhere than glibc it does nothing.</para>
 /// </remarks>
 public static class NativeAllocator
 {

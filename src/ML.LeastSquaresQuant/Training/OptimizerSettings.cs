@@ -21,19 +21,19 @@ public enum OptimizerKind
     Adadelta = 3,
 }
 
-/// <summary>Optimizer settings. Defaults are the paper's student recipe: Adam, lr 2e-4, no weight decay.</summary>
+/// <summary>Optimizer settings. Defaults: <see cref="Defaults.Optimizer"/> at <see cref="Defaults.LearningRate"/>, no weight decay.</summary>
 public sealed record OptimizerSettings
 {
     /// <summary>The optimizer family.</summary>
-    public OptimizerKind Kind { get; init; } = OptimizerKind.Adam;
+    public OptimizerKind Kind { get; init; } = Defaults.Optimizer;
 
     /// <summary>Base learning rate (before the schedule).</summary>
-    public double LearningRate { get; init; } = 2e-4;
+    public double LearningRate { get; init; } = Defaults.LearningRate;
 
-    /// <summary>SGD momentum.</summary>
+    /// <summary>SGD momentum: the fraction of the previous update kept in the next.</summary>
     public double Momentum { get; init; } = 0.9;
 
-    /// <summary>SGD Nesterov momentum.</summary>
+    /// <summary>SGD: evaluate the gradient at the look-ahead point (Nesterov) rather than the current one.</summary>
     public bool Nesterov { get; init; } = true;
 
     /// <summary>Weight decay (L2 for SGD/Adam/Adadelta, decoupled for AdamW).</summary>

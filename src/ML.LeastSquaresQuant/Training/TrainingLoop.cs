@@ -1,6 +1,4 @@
 using System;
-using System.Collections.Generic;
-using System.Diagnostics;
 using ML.LeastSquaresQuant.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -20,7 +18,7 @@ public static class TrainingLoop
     /// <param name="model">A network that maps [N, C, H, W] images to [N, classes] logits.</param>
     /// <param name="train">Training data (moved to the training device).</param>
     /// <param name="validation">Optional validation data (moved to the training device).</param>
-    /// <param name="options">Options.</param>
+    /// <param name="options">Epochs, batch size, optimizer, schedule, teacher, checkpoints and reporting.</param>
     /// <returns>The metric history and where training ran.</returns>
     /// <exception cref="ArgumentException">Data, model and options do not fit together (the message names what).</exception>
     /// <exception cref="InvalidOperationException">The loss became NaN or infinite.</exception>
@@ -43,122 +41,13 @@ public static class TrainingLoop
                 $"({train.Channels} channels, {train.NumClasses} classes).", nameof(validation));
         }
 
-        var device = DeviceSelector.Resolve(options.Device, options.FallbackToCpu);
-        NativeAllocator.Tune();
-        model.to(device);
-        train.MoveTo(device);
-        validation?.MoveTo(device);
-        var teacher = options.Teacher;
-        if (teacher is not null)
+        var run = TrainingRun.Start(model, train, validation, options);
+        for (int epoch = run.StartEpoch + 1; epoch <= options.Epochs; epoch++)
         {
-            teacher.to(device);
-            foreach (var p in teacher.parameters())
-            {
-                p.requires_grad = false;
-            }
-        }
-        CheckOutputs(model, train, "model");
-        if (teacher is not null)
-        {
-            CheckOutputs(teacher, train, "teacher");
-        }
-
-        var optimizer = options.Optimizer.Create(model.parameters());
-        int batchSize = options.BatchSize;
-        long n = train.Count;
-        // A trailing batch of one image cannot be batch-normalized in training mode; it is dropped.
-        int stepsPerEpoch = (int)(n / batchSize + (n % batchSize >= 2 ? 1 : 0));
-        int startEpoch = 0;
-        long globalStep = 0;
-        var history = new List<EpochMetrics>();
-        if (options.ResumeFrom is not null)
-        {
-            var state = Checkpoint.Load(options.ResumeFrom, model, optimizer);
-            startEpoch = state.EpochsDone;
-            globalStep = state.GlobalStep;
-            history.AddRange(state.History);
-            model.to(device);
-        }
-
-        string? checkpointPath = null;
-        var total = Stopwatch.StartNew();
-        long stepsDoneThisRun = 0;
-        long stepsLeft = (long)(options.Epochs - startEpoch) * stepsPerEpoch;
-        for (int epoch = startEpoch + 1; epoch <= options.Epochs; epoch++)
-        {
-            options.CancellationToken.ThrowIfCancellationRequested();
-            model.train();
-            if (teacher is not null)
-            {
-                teacher.train(options.TeacherBatchNorm == TeacherBatchNormMode.BatchStatistics);
-            }
-
-            // Shuffling and augmentation depend only on (seed, epoch), which is what makes resume exact.
-            using var generator = new Generator((ulong)(options.Seed * 1_000_003L + epoch));
-            using var permutation = torch.randperm(n, generator: generator).to(device);
-            using var lossSum = torch.zeros(1, dtype: ScalarType.Float64, device: device);
-            using var correct1 = torch.zeros(1, dtype: ScalarType.Int64, device: device);
-            using var correct5 = torch.zeros(1, dtype: ScalarType.Int64, device: device);
-            long seen = 0;
-            double learningRate = 0;
-            var clock = Stopwatch.StartNew();
-            for (int step = 0; step < stepsPerEpoch; step++)
-            {
-                options.CancellationToken.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                learningRate = options.Optimizer.LearningRate * options.Schedule.FactorAt(globalStep, stepsPerEpoch, options.Epochs);
-                foreach (var group in optimizer.ParamGroups)
-                {
-                    group.LearningRate = learningRate;
-                }
-                long start = (long)step * batchSize;
-                var indices = permutation.narrow(0, start, Math.Min(batchSize, n - start));
-                var x = options.Augmentation.Apply(train.ImagesAt(indices), training: true, generator);
-                var y = train.Labels.index_select(0, indices);
-
-                var (logits, loss) = Step(model, optimizer, x, y, teacher, options.DistillationTemperature, options.TeacherCorrection);
-
-                using (torch.no_grad())
-                {
-                    long b = y.shape[0];
-                    lossSum.add_(loss.detach().to_type(ScalarType.Float64) * b);
-                    correct1.add_(CorrectInTopK(logits, y, 1));
-                    correct5.add_(CorrectInTopK(logits, y, 5));
-                    seen += b;
-                }
-                globalStep++;
-                stepsDoneThisRun++;
-
-                if ((step + 1) % options.LogEveryNSteps == 0 && options.Progress is not null)
-                {
-                    double value = loss.item<float>();
-                    ThrowIfNotFinite(value, epoch, step + 1, learningRate);
-                    double perStep = total.Elapsed.TotalSeconds / stepsDoneThisRun;
-                    options.Progress(new TrainingProgress(epoch, step + 1, stepsPerEpoch, value, learningRate,
-                        seen / clock.Elapsed.TotalSeconds, TimeSpan.FromSeconds(perStep * (stepsLeft - stepsDoneThisRun)), null));
-                }
-            }
-            double trainLoss = lossSum.item<double>() / seen;
-            ThrowIfNotFinite(trainLoss, epoch, stepsPerEpoch, learningRate);
-            double seconds = clock.Elapsed.TotalSeconds;
-            double top1 = correct1.item<long>() / (double)seen, top5 = correct5.item<long>() / (double)seen;
-
-            (double Loss, double Top1, double Top5)? valid = validation is null
-                ? null
-                : Evaluate(model, validation, options.Augmentation, batchSize);
-            var metrics = new EpochMetrics(epoch, trainLoss, top1, top5, valid?.Loss, valid?.Top1, valid?.Top5,
-                learningRate, seconds, seen / seconds);
-            history.Add(metrics);
-            if (options.CheckpointDirectory is not null && (epoch % options.CheckpointEveryEpochs == 0 || epoch == options.Epochs))
-            {
-                checkpointPath = Checkpoint.Save(options.CheckpointDirectory, model, optimizer,
-                    new Checkpoint.State(epoch, globalStep, history));
-            }
-            options.Progress?.Invoke(new TrainingProgress(epoch, stepsPerEpoch, stepsPerEpoch, trainLoss, learningRate,
-                seen / seconds, TimeSpan.FromSeconds(total.Elapsed.TotalSeconds / stepsDoneThisRun * (stepsLeft - stepsDoneThisRun)), metrics));
+            run.FinishEpoch(epoch, run.TrainEpoch(epoch));
         }
         model.eval();
-        return new TrainingResult(history, device, checkpointPath);
+        return run.Result();
     }
 
     /// <summary>
@@ -210,13 +99,12 @@ public static class TrainingLoop
         using var lossSum = torch.zeros(1, dtype: ScalarType.Float64, device: device);
         using var correct1 = torch.zeros(1, dtype: ScalarType.Int64, device: device);
         using var correct5 = torch.zeros(1, dtype: ScalarType.Int64, device: device);
-        using var unused = new Generator(0);
         for (long start = 0; start < data.Count; start += batchSize)
         {
             using var scope = NewDisposeScope();
             long b = Math.Min(batchSize, data.Count - start);
             var indices = torch.arange(start, start + b, dtype: ScalarType.Int64, device: device);
-            var logits = model.call(augmentation.Apply(data.ImagesAt(indices), training: false, unused));
+            var logits = model.call(augmentation.Apply(data.ImagesAt(indices), generator: null));
             var y = data.Labels.index_select(0, indices);
             lossSum.add_(nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).to_type(ScalarType.Float64));
             correct1.add_(CorrectInTopK(logits, y, 1));
@@ -227,7 +115,7 @@ public static class TrainingLoop
         return (lossSum.item<double>() / count, correct1.item<long>() / count, correct5.item<long>() / count);
     }
 
-    private static Tensor CorrectInTopK(Tensor logits, Tensor labels, int k)
+    internal static Tensor CorrectInTopK(Tensor logits, Tensor labels, int k)
     {
         int kk = (int)Math.Min(k, logits.shape[1]);
         var (values, top) = logits.topk(kk, 1);
@@ -239,24 +127,30 @@ public static class TrainingLoop
         return any.sum();
     }
 
-    private static void CheckOutputs(nn.Module<Tensor, Tensor> network, ImageDataset data, string role)
+    /// <summary>
+    /// Runs two images through <paramref name="network"/> and throws <see cref="ArgumentException"/> when it rejects
+    /// the data's image shape or does not output one logit per class.
+    /// </summary>
+    internal static void CheckOutputs(nn.Module<Tensor, Tensor> network, ImageDataset data, string role)
     {
         bool wasTraining = network.training;
         network.eval();
+        long[] outputShape;
+        string outputText;
+        long images;
         try
         {
             using var scope = NewDisposeScope();
             using var noGrad = torch.no_grad();
             var probe = data.ImagesAt(torch.arange(0, Math.Min(2, data.Count), dtype: ScalarType.Int64, device: data.Images.device));
+            images = probe.shape[0];
             var logits = network.call(probe);
-            if (logits.dim() != 2 || logits.shape[1] != data.NumClasses)
-            {
-                throw new ArgumentException(
-                    $"The {role} outputs {TensorGuard.Shape(logits)} for {probe.shape[0]} images but the data has {data.NumClasses} classes.");
-            }
+            outputShape = logits.shape;
+            outputText = TensorGuard.Shape(logits);
         }
-        catch (ArgumentException ex) when (!ex.Message.StartsWith("The " + role, StringComparison.Ordinal))
+        catch (ArgumentException ex)
         {
+            // Only the forward pass is inside the try, so whatever it throws is the network rejecting the images.
             throw new ArgumentException(
                 $"The {role} does not accept the data's images [{data.Channels}, {data.Height}, {data.Width}]: {ex.Message}", ex);
         }
@@ -264,9 +158,14 @@ public static class TrainingLoop
         {
             network.train(wasTraining);
         }
+        if (outputShape.Length != 2 || outputShape[1] != data.NumClasses)
+        {
+            throw new ArgumentException(
+                $"The {role} outputs {outputText} for {images} images but the data has {data.NumClasses} classes.");
+        }
     }
 
-    private static void ThrowIfNotFinite(double loss, int epoch, int step, double learningRate)
+    internal static void ThrowIfNotFinite(double loss, int epoch, int step, double learningRate)
     {
         if (!double.IsFinite(loss))
         {

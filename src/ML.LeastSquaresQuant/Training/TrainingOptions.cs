@@ -4,20 +4,25 @@ using static TorchSharp.torch;
 
 namespace ML.LeastSquaresQuant.Training;
 
-/// <summary>Everything the training loop needs besides the model and the data. Defaults follow the paper's student recipe.</summary>
+/// <summary>Everything the training loop needs besides the model and the data. Defaults come from <see cref="Defaults"/>.</summary>
 public sealed record TrainingOptions
 {
     /// <summary>Epochs to train (in total, counting epochs done before a resume).</summary>
-    public int Epochs { get; init; } = 10;
+    public int Epochs { get; init; } = Defaults.Epochs;
 
     /// <summary>Images per batch.</summary>
-    public int BatchSize { get; init; } = 128;
+    public int BatchSize { get; init; } = Defaults.BatchSize;
 
-    /// <summary>The optimizer.</summary>
+    /// <summary>Optimizer family and its settings (learning rate, momentum, weight decay).</summary>
     public OptimizerSettings Optimizer { get; init; } = new();
 
-    /// <summary>The learning-rate schedule (stepped per batch).</summary>
-    public LearningRateSchedule Schedule { get; init; } = new();
+    /// <summary>
+    /// The learning-rate schedule (stepped per batch). Unless set, <see cref="Defaults.Schedule"/> of
+    /// <see cref="Epochs"/>, worked out on reading so that it follows a changed epoch count.
+    /// </summary>
+    public LearningRateSchedule Schedule { get => schedule ?? Defaults.Schedule(Epochs); init => schedule = value; }
+
+    private readonly LearningRateSchedule? schedule;
 
     /// <summary>Seed for shuffling and augmentation (the model's initialization is seeded by whoever builds it).</summary>
     public long Seed { get; init; } = 1;
@@ -34,11 +39,11 @@ public sealed record TrainingOptions
     /// <summary>A frozen, trained teacher to distil from (any network of this library), or <see langword="null"/>.</summary>
     public nn.Module<Tensor, Tensor>? Teacher { get; init; }
 
-    /// <summary>Distillation temperature T.</summary>
-    public double DistillationTemperature { get; init; } = 5;
+    /// <summary>KD softmax temperature T (higher: softer teacher targets).</summary>
+    public double DistillationTemperature { get; init; } = Defaults.DistillationTemperature;
 
     /// <summary>Use cross-entropy for samples the teacher gets wrong (as the paper intends).</summary>
-    public bool TeacherCorrection { get; init; } = true;
+    public bool TeacherCorrection { get; init; } = Defaults.TeacherCorrection;
 
     /// <summary>The teacher's batch-norm mode.</summary>
     public TeacherBatchNormMode TeacherBatchNorm { get; init; } = TeacherBatchNormMode.Eval;
@@ -53,7 +58,7 @@ public sealed record TrainingOptions
     public string? ResumeFrom { get; init; }
 
     /// <summary>Report progress (and read the loss, a host synchronisation) every N batches.</summary>
-    public int LogEveryNSteps { get; init; } = 50;
+    public int LogEveryNSteps { get; init; } = Defaults.LogEveryNSteps;
 
     /// <summary>Called with progress reports.</summary>
     public Action<TrainingProgress>? Progress { get; init; }

@@ -121,6 +121,8 @@ public sealed class LsQuantResNetTrainerTests
                 string expected = predicted[picks[k]] + " " + string.Join(" ", scores[picks[k]].Select(s => s.ToString("R", CultureInfo.InvariantCulture)));
                 Assert.AreEqual(expected, probe[k], $"fresh process, image {picks[k]}");
             }
+            // The probe never tunes the allocator itself, so this says whether loading and scoring did.
+            Assert.AreEqual("allocator tuned: False", probe[picks.Length], "loading a transformer must leave the host's allocator alone");
         }
         finally
         {

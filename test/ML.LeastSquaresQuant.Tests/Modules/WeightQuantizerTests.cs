@@ -113,4 +113,29 @@ public sealed class WeightQuantizerTests
         quantizer.eval();
         Assert.IsTrue(quantizer.call(changed).BitEqual(trained), "and evaluation follows the new scalars again");
     }
+
+    [TestMethod]
+    public void TestFrozenWeightsOutliveTheFreezingScopeAndGoWithTheModule()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(10);
+        var quantizer = new WeightQuantizer(QuantScheme.LeastSquares1, 4);
+        var weight = torch.randn(4, 3, 3, 3);
+        quantizer.train();
+        quantizer.call(weight);
+        quantizer.eval();
+        var expected = quantizer.call(weight).detach().clone();
+
+        // A caller (such as a model loader) freezes inside its own scope, which then ends.
+        using (NewDisposeScope())
+        {
+            quantizer.Freeze(weight);
+        }
+        var frozen = quantizer.Frozen!;
+        Assert.IsFalse(frozen.IsInvalid, "the caller's scope must not free the frozen weights");
+        Assert.IsTrue(quantizer.call(weight * 3).BitEqual(expected), "evaluation still serves the frozen weights");
+
+        quantizer.Dispose();
+        Assert.IsTrue(frozen.IsInvalid, "disposing the module frees the frozen weights");
+    }
 }

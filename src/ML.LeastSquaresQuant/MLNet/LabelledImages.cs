@@ -4,7 +4,7 @@ using System.Linq;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace ML.LeastSquaresQuant.Data;
+namespace ML.LeastSquaresQuant.MLNet;
 
 /// <summary>Turns planar image bytes and labels into an IDataView with <c>Label</c> (text) and <c>Features</c> ([C, H, W] Single, 0..255).</summary>
 internal static class LabelledImages
