@@ -114,7 +114,7 @@ public sealed class WeightQuantizer : nn.Module<Tensor, Tensor>
         CheckWeight(quantized);
         Unfreeze();
         using var scope = NewDisposeScope();
-        _frozen = quantized.detach().clone().MoveToOuterDisposeScope();
+        _frozen = quantized.detach().clone().DetachFromDisposeScope();
     }
 
     /// <summary>Drops the weights kept by <see cref="Freeze"/>.</summary>

@@ -77,8 +77,9 @@ public sealed class PackedModelFileTests
             using var zip = ZipFile.OpenRead(path);
             long ours = zip.Entries.Where(e => e.FullName.Contains("LsQuantResNet", StringComparison.OrdinalIgnoreCase)
                 || e.Length > 10_000).Sum(e => e.Length);
-            Assert.IsLessThanOrEqualTo((long)(1.15 * resnet.Size.QuantizedBytes) + 4096, ours,
-                $"uncompressed model stream {ours} bytes vs {resnet.Size.QuantizedBytes} quantized bytes");
+            // 8 KiB covers what a tiny model's names, architecture and history add; see docs/model-format.md for ratios.
+            Assert.IsLessThanOrEqualTo((long)(1.15 * resnet.Size.QuantizedBytes) + 8192, ours,
+                $"uncompressed model stream {ours} bytes vs {resnet.Size.QuantizedBytes} quantized bytes, {resnet.Size.FullPrecisionBytes} as float32");
         }
         finally
         {
@@ -114,8 +115,14 @@ public sealed class PackedModelFileTests
                 w.Write(bytes);
             }
             var ml = new MLContext(seed: 1);
-            var ex = Assert.ThrowsExactly<FormatException>(() => ml.Model.Load(path, out _));
-            StringAssert.Contains(ex.Message, "checksum");
+            var ex = Assert.Throws<Exception>(() => ml.Model.Load(path, out _));
+            var format = ex as FormatException;
+            for (var inner = ex; format is null && inner is not null; inner = inner.InnerException)
+            {
+                format = inner as FormatException;
+            }
+            Assert.IsNotNull(format, ex.ToString());
+            StringAssert.Contains(format.Message, "checksum");
         }
         finally
         {
