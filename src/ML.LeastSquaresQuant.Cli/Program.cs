@@ -114,8 +114,9 @@ internal static class Program
         {
             return Fail("evaluate needs --experiment FOLDER");
         }
-        var (top1, top5, logLoss, count) = new Experiment(folder).Evaluate();
-        Console.WriteLine($"{count} test images: top-1 {top1:P2}, top-5 {top5:P2}, log-loss {logLoss:F4}");
+        var (top1, top5, logLoss, count, bytes, speed) = new Experiment(folder).Evaluate();
+        Console.WriteLine($"{count} test images: top-1 {top1:P2}, top-5 {top5:P2}, log-loss {logLoss:F4}; " +
+            $"model file {bytes / 1024.0:F1} KiB, scoring {speed:F0} images/s");
         return 0;
     }
 

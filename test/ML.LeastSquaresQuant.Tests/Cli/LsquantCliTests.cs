@@ -103,6 +103,9 @@ public sealed class LsquantCliTests
         StringAssert.Contains(output, "100 test images: top-1");
         var evaluation = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "evaluation.json"))).RootElement;
         Assert.IsTrue(evaluation.GetProperty("top1").GetDouble() is >= 0 and <= 1);
+        Assert.AreEqual(new FileInfo(Path.Combine(folder, "model.zip")).Length, evaluation.GetProperty("model_file_bytes").GetInt64());
+        Assert.IsGreaterThan(0.0, evaluation.GetProperty("images_per_second").GetDouble());
+        StringAssert.Contains(output, "images/s");
 
         var files = FashionMnist.Files();
         var images = PngExporter.ExportIdx(files.TestImages, files.TestLabels, Path.Combine(_dir, "png"), FashionMnist.ClassNames, limit: 3);
