@@ -74,3 +74,37 @@ public static class Fixtures
         return 0;
     }
 }
+
+/// <summary><c>model-size WIDTH STAGES CHANNELS SIZE CLASSES DIR</c>: trains one short epoch of an ls-2/ls-1 student,
+/// saves it and prints the sizes that docs/model-format.md reports.</summary>
+public static class ModelSizes
+{
+    public static int Measure(int width, int stages, int channels, int size, int classes, string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var ml = new MLContext(seed: 1);
+        int pixels = channels * size * size;
+        var schema = SchemaDefinition.Create(typeof(Fixtures.Row));
+        schema["Features"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, pixels);
+        var rows = Enumerable.Range(0, 16).Select(i => new Fixtures.Row
+        {
+            Label = (uint)(i % classes), Features = Enumerable.Range(0, pixels).Select(j => (float)((i * 31 + j) % 255)).ToArray(),
+        });
+        var data = ml.Data.LoadFromEnumerable(rows, schema);
+        var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.LsQuantResNet(
+            new LsQuantResNetTrainer.Options
+            {
+                ActivationScheme = "ls-2", WeightScheme = "ls-1", Width = width, UseFourthStage = stages == 4, Epochs = 1,
+                BatchSize = 16, ImageChannels = channels, ImageHeight = size, ImageWidth = size,
+            })).Fit(data);
+        string path = Path.Combine(dir, "model.zip");
+        ml.Model.Save(model, data.Schema, path);
+        var resnet = model.LastTransformer;
+        using var zip = System.IO.Compression.ZipFile.OpenRead(path);
+        long stream = zip.Entries.Single(e => e.FullName.EndsWith("LsQuantPayload", StringComparison.Ordinal)).Length;
+        Console.WriteLine($"float32 {resnet.Size.FullPrecisionBytes} quantized {resnet.Size.QuantizedBytes} stream {stream} " +
+            $"zip {new FileInfo(path).Length} ratio-stream {(double)stream / resnet.Size.QuantizedBytes:F3} " +
+            $"ratio-zip {(double)new FileInfo(path).Length / resnet.Size.QuantizedBytes:F3}");
+        return 0;
+    }
+}

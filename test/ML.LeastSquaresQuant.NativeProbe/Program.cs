@@ -16,6 +16,7 @@ public static class Program
                NativeProbe conv-sweep raw|guarded [K,…] [full]  every configuration; "bad" lines, exit 1 if any
                NativeProbe networks                             train and score every network shape (NetworkRuns)
                NativeProbe make-fixture DIR                     a tiny model file and its scores (Fixtures)
+               NativeProbe model-size W STAGES C SIZE CLASSES DIR   sizes of a saved ls-2/ls-1 student (ModelSizes)
         """;
 
     public static int Main(string[] args)
@@ -51,6 +52,9 @@ public static class Program
             }
             case "make-fixture" when args.Length == 2:
                 return Fixtures.Make(args[1]);
+            case "model-size" when args.Length == 7:
+                return ModelSizes.Measure(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]),
+                    int.Parse(args[5]), args[6]);
             case "networks":
                 return NetworkRuns.Run();
             default:
