@@ -7,7 +7,8 @@ namespace ML.LeastSquaresQuant.NativeProbe;
 
 /// <summary>
 /// Usage: NativeProbe conv-raw K S IN OUT nchw|nhwc — one plain libtorch convolution;
-/// NativeProbe conv-sweep raw|guarded [K,K…] — every configuration, one line each, "bad" where an error ≥ 1e-3.
+/// NativeProbe conv-sweep raw|guarded [K,K…] — every configuration, one line each, "bad" where an error ≥ 1e-3;
+/// NativeProbe load-score MODEL.zip C H W — load a saved model and score one synthetic image (see <see cref="ModelScoring"/>).
 /// </summary>
 public static class Program
 {
@@ -59,8 +60,10 @@ public static class Program
                 Console.WriteLine($"{bad} bad of {total}");
                 return bad == 0 ? 0 : 1;
             }
+            case "load-score":
+                return ModelScoring.LoadScore(args);
             default:
-                Console.Error.WriteLine("usage: NativeProbe conv-raw K S IN OUT nchw|nhwc | conv-sweep raw|guarded [K,…]");
+                Console.Error.WriteLine("usage: NativeProbe conv-raw K S IN OUT nchw|nhwc | conv-sweep raw|guarded [K,…] | load-score MODEL.zip C H W");
                 return 2;
         }
     }

@@ -20,11 +20,15 @@ namespace ML.LeastSquaresQuant.MLNet;
 /// column. Produced by <see cref="LsQuantResNetTrainer"/>; saved and loaded with <c>mlContext.Model.Save/Load</c>.
 /// </summary>
 /// <remarks>Scoring runs on the CPU, one row at a time, and is safe from several threads (the network is only read).</remarks>
-public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDisposable
+public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDisposable
 {
     internal const string LoaderSignature = "LsQuantResNetTransformer";
     private const string ModelSignature = "LSQRESNT";
-    private const uint FormatVersion = 1;
+    // Version 1: the payload below. Version 2: the same payload followed by its SHA-256 (ML.NET's zip reader does
+    // not check entry CRCs, so a flipped byte in the compressed weights would otherwise load with changed scores).
+    private const uint FormatVersion = 2;
+    private const uint OldestFormatVersion = 1;
+    private const uint ChecksumFormatVersion = 2;
 
     private readonly nn.Module<Tensor, Tensor> _network;
     private readonly double[] _mean, _std;
@@ -132,7 +136,7 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
 
     /// <inheritdoc/>
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        MLNetInternals.Save(ctx, ModelSignature, FormatVersion, LoaderSignature, writer =>
+        MLNetInternals.Save(ctx, ModelSignature, FormatVersion, LoaderSignature, output => ModelChecksum.WriteWithChecksum(output, writer =>
         {
             writer.Write(FeatureColumnName);
             writer.Write(ScoreColumnName);
@@ -159,59 +163,7 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
             }
             writer.Write(state.Length);
             writer.Write(state.GetBuffer(), 0, (int)state.Length);
-        });
-
-    // Called by ML.NET's model loader (see the LoadableClass attribute in MLNetInternals.cs).
-    private static LsQuantResNetTransformer Create(IHostEnvironment env, ModelLoadContext ctx) =>
-        MLNetInternals.Load(ctx, ModelSignature, FormatVersion, LoaderSignature, Read);
-
-    private static LsQuantResNetTransformer Read(BinaryReader reader)
-    {
-        try
-        {
-            string features = reader.ReadString(), score = reader.ReadString(), predicted = reader.ReadString();
-            var shape = new ImageShape(reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
-            int keyCount = reader.ReadInt32();
-            if (keyCount < -1 || keyCount > 1_000_000 || shape.Channels < 1 || shape.Height < 1 || shape.Width < 1)
-            {
-                throw new FormatException($"implausible header (shape {shape}, {keyCount} key values)");
-            }
-            string[]? keys = keyCount < 0 ? null : Enumerable.Range(0, keyCount).Select(_ => reader.ReadString()).ToArray();
-            int channels = reader.ReadInt32();
-            if (channels != shape.Channels)
-            {
-                throw new FormatException($"normalization has {channels} channels, images {shape.Channels}");
-            }
-            var mean = Enumerable.Range(0, channels).Select(_ => reader.ReadDouble()).ToArray();
-            var std = Enumerable.Range(0, channels).Select(_ => reader.ReadDouble()).ToArray();
-            var architecture = NetworkArchitecture.FromJson(reader.ReadString());
-            var history = JsonSerializer.Deserialize<List<EpochMetrics>>(reader.ReadString()) ?? [];
-            long stateLength = reader.ReadInt64();
-            if (stateLength <= 0 || stateLength > int.MaxValue)
-            {
-                throw new FormatException($"implausible weights length {stateLength}");
-            }
-            var state = reader.ReadBytes((int)stateLength);
-            if (state.Length != stateLength)
-            {
-                throw new FormatException($"the weights are truncated ({state.Length} of {stateLength} bytes)");
-            }
-            if (keys is not null && keys.Length != architecture.NumClasses)
-            {
-                throw new FormatException($"{keys.Length} label values for {architecture.NumClasses} classes");
-            }
-            var network = architecture.Build();
-            using (var stateReader = new BinaryReader(new MemoryStream(state)))
-            {
-                network.load(stateReader, strict: true);
-            }
-            return new LsQuantResNetTransformer(network, architecture, shape, features, score, predicted, keys, mean, std, history);
-        }
-        catch (Exception ex) when (ex is EndOfStreamException or IOException or ArgumentException or JsonException or InvalidOperationException)
-        {
-            throw new FormatException($"The LsQuantResNet model in this file is damaged: {ex.Message}", ex);
-        }
-    }
+        }));
 
     private sealed class Appender : ColumnAppender
     {
@@ -255,6 +207,13 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
                     return;
                 }
                 source(ref buffer);
+                // A short vector (e.g. a VBuffer with 0 values) would leave the previous row's pixels in place and
+                // silently repeat its scores; a sparse vector of the right length is densified by CopyTo.
+                if (buffer.Length != pixels.Length)
+                {
+                    throw new InvalidOperationException(
+                        $"Features column '{_parent.FeatureColumnName}' holds {buffer.Length} values in row {input.Position} but the model needs {pixels.Length} ({_parent.Shape}).");
+                }
                 buffer.CopyTo(pixels);
                 using (var scope = NewDisposeScope())
                 {

@@ -54,12 +54,22 @@ internal static class MLNetInternals
     }
 
     /// <summary>Reads what <see cref="Save"/> wrote; throws <see cref="FormatException"/> for anything else.</summary>
-    public static T Load<T>(ModelLoadContext ctx, string modelSignature, uint version, string loaderSignature, Func<BinaryReader, T> read)
+    public static T Load<T>(ModelLoadContext ctx, string modelSignature, uint version, string loaderSignature, Func<BinaryReader, T> read) =>
+        Load(ctx, modelSignature, version, version, loaderSignature, (reader, _) => read(reader));
+
+    /// <summary>
+    /// Reads what <see cref="Save"/> wrote with any format version from <paramref name="oldestVersion"/> to
+    /// <paramref name="version"/>; <paramref name="read"/> gets the version the file was written with.
+    /// </summary>
+    public static T Load<T>(ModelLoadContext ctx, string modelSignature, uint version, uint oldestVersion, string loaderSignature,
+        Func<BinaryReader, uint, T> read)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        ctx.CheckAtModel(Version(modelSignature, version, loaderSignature));
+        ctx.CheckAtModel(new VersionInfo(modelSignature, version, version, oldestVersion, typeof(MLNetInternals).Assembly.FullName,
+            loaderSignature, null));
+        uint written = ctx.Header.ModelVerWritten;
         T? result = default;
-        bool found = ctx.TryLoadBinaryStream(PayloadStream, reader => result = read(reader));
+        bool found = ctx.TryLoadBinaryStream(PayloadStream, reader => result = read(reader, written));
         if (!found || result is null)
         {
             throw new FormatException($"The model has no '{PayloadStream}' stream: it was not written by {typeof(MLNetInternals).Assembly.GetName().Name}.");

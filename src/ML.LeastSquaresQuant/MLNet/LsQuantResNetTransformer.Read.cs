@@ -1,0 +1,93 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using ML.LeastSquaresQuant.Models;
+using ML.LeastSquaresQuant.Training;
+
+namespace ML.LeastSquaresQuant.MLNet;
+
+// Loading: every field of a saved model is checked before anything is allocated from it or built from it.
+public sealed partial class LsQuantResNetTransformer
+{
+    // Called by ML.NET's model loader (see the LoadableClass attribute in MLNetInternals.cs).
+    private static LsQuantResNetTransformer Create(IHostEnvironment env, ModelLoadContext ctx) =>
+        MLNetInternals.Load(ctx, ModelSignature, FormatVersion, OldestFormatVersion, LoaderSignature, Read);
+
+    private static LsQuantResNetTransformer Read(BinaryReader input, uint version)
+    {
+        try
+        {
+            using var hashing = new HashingReadStream(input.BaseStream);
+            using var reader = version >= ChecksumFormatVersion ? new BinaryReader(hashing, System.Text.Encoding.UTF8, leaveOpen: true) : null;
+            return Read(reader ?? input, reader is null ? null : hashing);
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or IOException or ArgumentException or JsonException or InvalidOperationException
+            or FormatException or OverflowException)
+        {
+            // Every message names the field; raw text from the file is escaped so binary damage does not reach the message.
+            throw new FormatException($"The LsQuantResNet model in this file is damaged: {ModelText.Printable(ex.Message)}", ex);
+        }
+    }
+
+    // Fields are validated in file order and each message names the field, so the first damaged one is blamed.
+    private static LsQuantResNetTransformer Read(BinaryReader reader, HashingReadStream? checksummed)
+    {
+        string features = reader.ReadString(), score = reader.ReadString(), predicted = reader.ReadString();
+        int side = ArchitectureLimits.MaxImageSide;
+        var shape = new ImageShape(ModelText.ReadInt32(reader, 1, ArchitectureLimits.MaxInputChannels, "the image channel count"),
+            ModelText.ReadInt32(reader, 1, side, "the image height"), ModelText.ReadInt32(reader, 1, side, "the image width"));
+        if ((long)shape.Channels * shape.Height * shape.Width > int.MaxValue / sizeof(float))
+        {
+            throw new FormatException($"the image shape {shape} is too large");
+        }
+        int keyCount = ModelText.ReadInt32(reader, -1, ArchitectureLimits.MaxClasses, "the label key value count");
+        string[]? keys = keyCount < 0 ? null : Enumerable.Range(0, keyCount).Select(_ => reader.ReadString()).ToArray();
+        int channels = reader.ReadInt32();
+        if (channels != shape.Channels)
+        {
+            throw new FormatException($"the normalization has {channels} channels, the images {shape.Channels}");
+        }
+        var mean = ModelText.ReadFinite(reader, channels, "the normalization mean");
+        var std = ModelText.ReadFinite(reader, channels, "the normalization standard deviation", above: 0);
+        var architecture = NetworkArchitecture.FromJson(reader.ReadString());
+        var history = JsonSerializer.Deserialize<List<EpochMetrics>>(reader.ReadString()) ?? [];
+        long stateLength = reader.ReadInt64();
+        if (stateLength <= 0 || stateLength > int.MaxValue)
+        {
+            throw new FormatException($"the weights length is {stateLength}, outside [1, {int.MaxValue}]");
+        }
+        var state = ModelText.ReadExactly(reader, stateLength, "the weights");
+        if (checksummed is not null)
+        {
+            ModelChecksum.Verify(checksummed, reader);
+        }
+        if (keys is not null && keys.Length != architecture.NumClasses)
+        {
+            throw new FormatException($"{keys.Length} label values for {architecture.NumClasses} classes");
+        }
+        if (architecture.InputChannels != shape.Channels)
+        {
+            throw new FormatException($"the architecture reads {architecture.InputChannels} channels, the images have {shape.Channels}");
+        }
+        var entries = StateDictCheck.Parse(state);
+        ArchitectureLimits.Check(architecture, entries.Sum(e => e.Elements));
+        var network = architecture.Build();
+        try
+        {
+            using (var stateReader = new BinaryReader(new MemoryStream(state)))
+            {
+                network.load(stateReader, strict: true);
+            }
+            return new LsQuantResNetTransformer(network, architecture, shape, features, score, predicted, keys, mean, std, history);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+}
