@@ -7,9 +7,10 @@ using Microsoft.ML.Data;
 namespace ML.LeastSquaresQuant.NativeProbe;
 
 /// <summary>
-/// <c>load-score MODEL.zip C H W</c>: loads a saved pipeline with <c>mlContext.Model.Load</c> and scores one
-/// synthetic [C, H, W] image (plus a "Label" text column). Prints "ok" and the scores, or "error" with the exception
-/// chain; a native crash, hang or memory-cap hit shows as this process's exit status instead.
+/// <c>load-score C H W MODEL.zip…</c>: for each file, loads the saved pipeline with <c>mlContext.Model.Load</c> and
+/// scores one synthetic [C, H, W] image (plus a "Label" text column). Prints, one line per file as it goes,
+/// "ok" and the scores or "error" with the exception chain; a native crash or hang shows as this process's exit
+/// status instead, and the files without a line tell the parent which one caused it.
 /// </summary>
 internal static class ModelScoring
 {
@@ -21,30 +22,39 @@ internal static class ModelScoring
     }
 
     /// <summary>Runs the command.</summary>
-    /// <param name="args">MODEL.zip C H W.</param>
-    /// <returns>0 when scored, 3 for a managed exception.</returns>
+    /// <param name="args">load-score C H W MODEL.zip….</param>
+    /// <returns>0 when every file was tried.</returns>
     public static int LoadScore(string[] args)
     {
         int c = int.Parse(args[1]), h = int.Parse(args[2]), w = int.Parse(args[3]);
+        foreach (var path in args.Skip(4))
+        {
+            Console.WriteLine(LoadScore(path, c, h, w));
+            Console.Out.Flush();
+        }
+        return 0;
+    }
+
+    private static string LoadScore(string path, int c, int h, int w)
+    {
         try
         {
             var ml = new MLContext(seed: 1);
-            var model = ml.Model.Load(args[0], out _);
+            var model = ml.Model.Load(path, out _);
             var definition = SchemaDefinition.Create(typeof(Row));
             definition[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, c, h, w);
             var row = new Row { Features = Enumerable.Range(0, c * h * w).Select(i => (float)(i % 17 * 7)).ToArray() };
             var data = ml.Data.LoadFromEnumerable(new[] { row }, definition);
             var scored = model.Transform(data);
             var scores = scored.GetColumn<float[]>("Score").Single();
-            Console.WriteLine("ok " + string.Join(" ", scores.Select(s => s.ToString("R", CultureInfo.InvariantCulture))));
-            return 0;
+            return "ok " + string.Join(" ", scores.Select(s => s.ToString("R", CultureInfo.InvariantCulture)));
         }
         catch (Exception ex)
         {
             var chain = string.Join(" > ", Chain(ex).Select(e => e.GetType().Name));
-            // The innermost message names the problem; one line so the parent can parse it.
-            Console.WriteLine($"error {chain}: {Chain(ex).Last().Message.ReplaceLineEndings(" ")} | top: {ex.Message.ReplaceLineEndings(" ")}");
-            return 3;
+            // The outermost FormatException is what names the problem (ours carries the field); one line for the parent.
+            var named = Chain(ex).FirstOrDefault(e => e is FormatException) ?? Chain(ex).Last();
+            return $"error {chain}: {named.Message.ReplaceLineEndings(" ")} | top: {ex.Message.ReplaceLineEndings(" ")}";
         }
     }
 

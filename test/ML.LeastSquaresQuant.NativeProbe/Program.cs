@@ -8,7 +8,7 @@ namespace ML.LeastSquaresQuant.NativeProbe;
 /// <summary>
 /// Usage: NativeProbe conv-raw K S IN OUT nchw|nhwc — one plain libtorch convolution;
 /// NativeProbe conv-sweep raw|guarded [K,K…] — every configuration, one line each, "bad" where an error ≥ 1e-3;
-/// NativeProbe load-score MODEL.zip C H W — load a saved model and score one synthetic image (see <see cref="ModelScoring"/>).
+/// NativeProbe load-score C H W MODEL.zip… — load saved models and score one synthetic image each (see <see cref="ModelScoring"/>).
 /// </summary>
 public static class Program
 {
@@ -63,7 +63,7 @@ public static class Program
             case "load-score":
                 return ModelScoring.LoadScore(args);
             default:
-                Console.Error.WriteLine("usage: NativeProbe conv-raw K S IN OUT nchw|nhwc | conv-sweep raw|guarded [K,…] | load-score MODEL.zip C H W");
+                Console.Error.WriteLine("usage: NativeProbe conv-raw K S IN OUT nchw|nhwc | conv-sweep raw|guarded [K,…] | load-score C H W MODEL.zip…");
                 return 2;
         }
     }

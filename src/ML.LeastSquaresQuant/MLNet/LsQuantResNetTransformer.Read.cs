@@ -29,7 +29,7 @@ public sealed partial class LsQuantResNetTransformer
             or FormatException or OverflowException)
         {
             // Every message names the field; raw text from the file is escaped so binary damage does not reach the message.
-            throw new FormatException($"The LsQuantResNet model in this file is damaged: {ModelText.Printable(ex.Message)}", ex);
+            throw new DamagedModelException($"The LsQuantResNet model in this file is damaged: {ModelText.Printable(ex.Message)}", ex);
         }
     }
 
@@ -49,7 +49,9 @@ public sealed partial class LsQuantResNetTransformer
         int channels = reader.ReadInt32();
         if (channels != shape.Channels)
         {
-            throw new FormatException($"the normalization has {channels} channels, the images {shape.Channels}");
+            // The label key values come just before: a wrong key count shifts this field, so both are named.
+            throw new FormatException($"the normalization channel count is {channels} but the images have {shape.Channels} channels: " +
+                $"the label key value count ({keyCount}), the key values or the channel count are damaged");
         }
         var mean = ModelText.ReadFinite(reader, channels, "the normalization mean");
         var std = ModelText.ReadFinite(reader, channels, "the normalization standard deviation", above: 0);

@@ -19,7 +19,17 @@ namespace ML.LeastSquaresQuant.MLNet;
 /// values) and <c>PredictedLabel</c> (a key type carrying the label's key values) to rows with an image features
 /// column. Produced by <see cref="LsQuantResNetTrainer"/>; saved and loaded with <c>mlContext.Model.Save/Load</c>.
 /// </summary>
-/// <remarks>Scoring runs on the CPU, one row at a time, and is safe from several threads (the network is only read).</remarks>
+/// <remarks>
+/// <para>Scoring runs on the CPU, one row at a time, and is safe from several threads (the network is only read).
+/// A features row holding fewer or more values than the image shape throws <see cref="InvalidOperationException"/>.</para>
+/// <para>Loading checks every field before allocating or building anything (limits in <c>ArchitectureLimits</c>:
+/// widths ≤ 4096, blocks per stage ≤ 64, classes ≤ 100000, channels ≤ 4096, image sides ≤ 4096; finite weights,
+/// normalization and quantizer scalars; batch-norm variances ≥ 0; weights whose count matches the architecture)
+/// and, from format version 2 on, a SHA-256 of the stored data. A damaged file gives a
+/// <see cref="DamagedModelException"/> (a <see cref="FormatException"/>) naming the field: wrapped in
+/// <see cref="System.Reflection.TargetInvocationException"/> by <c>mlContext.Model.Load</c>, unwrapped by
+/// <see cref="LsQuantModelLoading.LoadLsQuantModel(ModelOperationsCatalog, string, out DataViewSchema)"/>.</para>
+/// </remarks>
 public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDisposable
 {
     internal const string LoaderSignature = "LsQuantResNetTransformer";

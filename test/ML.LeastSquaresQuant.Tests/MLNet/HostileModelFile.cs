@@ -16,8 +16,8 @@ internal sealed class HostileModelFile
 {
     private const string PayloadName = "LsQuantPayload";
 
-    // ML.NET's ModelHeader: ModelVerWritten and ModelVerReadable are the two uints after the 8-byte model signature at 72.
-    private const int VerWrittenOffset = 80, VerReadableOffset = 84;
+    // ML.NET's ModelHeader: ModelVerWritten and ModelVerReadable are the two uints after the 8-byte model signature at 0x40.
+    private const int VerWrittenOffset = 0x48, VerReadableOffset = 0x4C;
 
     private readonly byte[] _zip;
 

@@ -36,8 +36,10 @@ internal enum HostileOutcome
 internal sealed record HostileResult(string Case, HostileOutcome Outcome, string Output);
 
 /// <summary>
-/// Runs <c>NativeProbe load-score</c> on files, two children at a time, each under an address-space cap (4 GiB,
-/// with the GC's heap limit and region range set so .NET starts under it) and a timeout.
+/// Runs <c>NativeProbe load-score</c> on files: two workers, each a child process that tries its files one after
+/// another (starting .NET and libtorch per file would dominate the campaign's time), under an address-space cap
+/// (4 GiB, with the GC's heap limit and region range set so .NET starts under it). A file that gets no answer
+/// within the timeout is a hang; one during which the child dies is a crash; the rest go to a fresh child.
 /// </summary>
 internal static class HostileProbeRunner
 {
@@ -55,53 +57,84 @@ internal static class HostileProbeRunner
     public static List<HostileResult> Run(IReadOnlyList<(string Case, string Path)> cases, string expectedOk, string shapeArgs)
     {
         var results = new HostileResult[cases.Count];
-        Parallel.For(0, cases.Count, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
+        Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, worker =>
         {
-            var (exit, output) = RunOne(cases[i].Path, shapeArgs);
-            results[i] = new HostileResult(cases[i].Case, Classify(exit, output, expectedOk), output);
+            var mine = Enumerable.Range(0, cases.Count).Where(i => i % 2 == worker).ToList();
+            while (mine.Count > 0)
+            {
+                var (answers, exit) = RunBatch(mine.Select(i => cases[i].Path).ToList(), shapeArgs);
+                for (int k = 0; k < answers.Count; k++)
+                {
+                    results[mine[k]] = new HostileResult(cases[mine[k]].Case, Classify(answers[k], expectedOk), answers[k]);
+                }
+                if (answers.Count < mine.Count)
+                {
+                    int culprit = mine[answers.Count];
+                    results[culprit] = new HostileResult(cases[culprit].Case, exit == -1 ? HostileOutcome.Hang : HostileOutcome.Crash, $"exit {exit}");
+                    mine = mine.Skip(answers.Count + 1).ToList();
+                }
+                else
+                {
+                    mine.Clear();
+                }
+            }
         });
         return [.. results];
     }
 
-    /// <summary>Runs one file; exit −1 means the timeout killed it.</summary>
-    public static (int Exit, string Output) RunOne(string modelPath, string shapeArgs)
+    /// <summary>Runs one file and returns its answer line ("timeout" or "exit N" when it got none).</summary>
+    public static string RunOne(string modelPath, string shapeArgs)
+    {
+        var (answers, exit) = RunBatch([modelPath], shapeArgs);
+        return answers.Count == 1 ? answers[0] : exit == -1 ? "timeout" : $"exit {exit}";
+    }
+
+    // The answer lines in file order, and the exit code (−1 when the timeout killed the child).
+    private static (List<string> Answers, int Exit) RunBatch(List<string> paths, string shapeArgs)
     {
         var start = new ProcessStartInfo("prlimit") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "--as=4294967296", "--", "dotnet", ProbePath(), "load-score", modelPath }.Concat(shapeArgs.Split(' ')))
+        foreach (var arg in new[] { "--as=4294967296", "--", "dotnet", ProbePath(), "load-score" }.Concat(shapeArgs.Split(' ')).Concat(paths))
         {
             start.ArgumentList.Add(arg);
         }
         start.Environment["DOTNET_GCHeapHardLimit"] = "0x30000000";
         start.Environment["DOTNET_GCRegionRange"] = "0x60000000";
-        start.Environment["DOTNET_TieredPGO"] = "0";
         start.Environment["MALLOC_ARENA_MAX"] = "2";
         start.Environment["OMP_NUM_THREADS"] = "1";
         using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeoutSeconds * 1000))
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        var answers = new List<string>();
+        while (answers.Count < paths.Count)
         {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            return (-1, "timeout");
+            var line = process.StandardOutput.ReadLineAsync();
+            if (!line.Wait(TimeSpan.FromSeconds(TimeoutSeconds)))
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit();
+                return (answers, -1);
+            }
+            if (line.Result is null)
+            {
+                break;
+            }
+            answers.Add(line.Result.Trim());
         }
-        string output = stdout.Result.Trim();
-        return (process.ExitCode, output.Length > 0 ? output : stderr.Result.Trim().Split('\n').LastOrDefault() ?? "");
+        process.WaitForExit();
+        return (answers, process.ExitCode);
     }
 
-    private static HostileOutcome Classify(int exit, string output, string expectedOk)
+    private static HostileOutcome Classify(string output, string expectedOk)
     {
         string chain = output.StartsWith("error ", StringComparison.Ordinal) ? output[6..output.IndexOf(':', StringComparison.Ordinal)] : "";
-        return exit switch
+        return output switch
         {
-            -1 => HostileOutcome.Hang,
-            0 when output == expectedOk => HostileOutcome.Identical,
-            0 => HostileOutcome.Silent,
-            3 when chain.Contains("OutOfMemoryException", StringComparison.Ordinal) => HostileOutcome.MemoryCap,
-            3 when chain.Contains("FormatException", StringComparison.Ordinal) || chain.Contains("InvalidDataException", StringComparison.Ordinal) =>
+            _ when output == expectedOk => HostileOutcome.Identical,
+            _ when output.StartsWith("ok ", StringComparison.Ordinal) => HostileOutcome.Silent,
+            _ when chain.Contains("OutOfMemoryException", StringComparison.Ordinal) => HostileOutcome.MemoryCap,
+            _ when chain.Contains("FormatException", StringComparison.Ordinal) || chain.Contains("InvalidDataException", StringComparison.Ordinal) =>
                 HostileOutcome.Refused,
-            3 => HostileOutcome.Undocumented,
-            _ => HostileOutcome.Crash,
+            _ => HostileOutcome.Undocumented,
         };
     }
 }
