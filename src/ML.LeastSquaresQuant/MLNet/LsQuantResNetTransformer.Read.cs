@@ -19,24 +19,26 @@ public sealed partial class LsQuantResNetTransformer
 
     private static LsQuantResNetTransformer Read(BinaryReader input, uint version)
     {
+        string field = "the column names";
         try
         {
             using var hashing = new HashingReadStream(input.BaseStream);
             using var reader = version >= ChecksumFormatVersion ? new BinaryReader(hashing, System.Text.Encoding.UTF8, leaveOpen: true) : null;
-            return Read(reader ?? input, reader is null ? null : hashing);
+            return Read(reader ?? input, reader is null ? null : hashing, f => field = f);
         }
         catch (Exception ex) when (ex is EndOfStreamException or IOException or ArgumentException or JsonException or InvalidOperationException
             or FormatException or OverflowException)
         {
             // Every message names the field; raw text from the file is escaped so binary damage does not reach the message.
-            throw new DamagedModelException($"The LsQuantResNet model in this file is damaged: {ModelText.Printable(ex.Message)}", ex);
+            throw new DamagedModelException($"The LsQuantResNet model in this file is damaged ({field}): {ModelText.Printable(ex.Message, 300)}", ex);
         }
     }
 
     // Fields are validated in file order and each message names the field, so the first damaged one is blamed.
-    private static LsQuantResNetTransformer Read(BinaryReader reader, HashingReadStream? checksummed)
+    private static LsQuantResNetTransformer Read(BinaryReader reader, HashingReadStream? checksummed, Action<string> at)
     {
         string features = reader.ReadString(), score = reader.ReadString(), predicted = reader.ReadString();
+        at("the image shape");
         int side = ArchitectureLimits.MaxImageSide;
         var shape = new ImageShape(ModelText.ReadInt32(reader, 1, ArchitectureLimits.MaxInputChannels, "the image channel count"),
             ModelText.ReadInt32(reader, 1, side, "the image height"), ModelText.ReadInt32(reader, 1, side, "the image width"));
@@ -44,8 +46,10 @@ public sealed partial class LsQuantResNetTransformer
         {
             throw new FormatException($"the image shape {shape} is too large");
         }
+        at("the label key values");
         int keyCount = ModelText.ReadInt32(reader, -1, ArchitectureLimits.MaxClasses, "the label key value count");
         string[]? keys = keyCount < 0 ? null : Enumerable.Range(0, keyCount).Select(_ => reader.ReadString()).ToArray();
+        at("the normalization");
         int channels = reader.ReadInt32();
         if (channels != shape.Channels)
         {
@@ -55,18 +59,23 @@ public sealed partial class LsQuantResNetTransformer
         }
         var mean = ModelText.ReadFinite(reader, channels, "the normalization mean");
         var std = ModelText.ReadFinite(reader, channels, "the normalization standard deviation", above: 0);
+        at("the architecture");
         var architecture = NetworkArchitecture.FromJson(reader.ReadString());
+        at("the training history");
         var history = JsonSerializer.Deserialize<List<EpochMetrics>>(reader.ReadString()) ?? [];
+        at("the weights");
         long stateLength = reader.ReadInt64();
         if (stateLength <= 0 || stateLength > int.MaxValue)
         {
             throw new FormatException($"the weights length is {stateLength}, outside [1, {int.MaxValue}]");
         }
         var state = ModelText.ReadExactly(reader, stateLength, "the weights");
+        at("the checksum");
         if (checksummed is not null)
         {
             ModelChecksum.Verify(checksummed, reader);
         }
+        at("the architecture");
         if (keys is not null && keys.Length != architecture.NumClasses)
         {
             throw new FormatException($"{keys.Length} label values for {architecture.NumClasses} classes");
@@ -75,6 +84,7 @@ public sealed partial class LsQuantResNetTransformer
         {
             throw new FormatException($"the architecture reads {architecture.InputChannels} channels, the images have {shape.Channels}");
         }
+        at("the weights");
         var entries = StateDictCheck.Parse(state);
         ArchitectureLimits.Check(architecture, entries.Sum(e => e.Elements));
         var network = architecture.Build();

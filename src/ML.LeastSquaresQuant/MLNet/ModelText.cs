@@ -19,13 +19,14 @@ internal static class ModelText
 
     /// <summary>Escapes control and non-printable characters and caps the length, for quoting in a message.</summary>
     /// <param name="text">Text read from a file.</param>
-    /// <returns>Printable text of at most about <see cref="MaxQuotedLength"/> characters.</returns>
-    public static string Printable(string text)
+    /// <param name="maxLength">Characters kept before "…".</param>
+    /// <returns>Printable text of at most about <paramref name="maxLength"/> characters.</returns>
+    public static string Printable(string text, int maxLength = MaxQuotedLength)
     {
         var sb = new StringBuilder();
         foreach (char c in text)
         {
-            if (sb.Length >= MaxQuotedLength)
+            if (sb.Length >= maxLength)
             {
                 sb.Append('…');
                 break;

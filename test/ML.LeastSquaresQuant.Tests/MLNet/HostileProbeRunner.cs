@@ -13,7 +13,7 @@ internal enum HostileOutcome
     /// <summary>Loaded and scored exactly as the original.</summary>
     Identical,
 
-    /// <summary>Refused with a documented managed exception (FormatException or InvalidDataException in the chain).</summary>
+    /// <summary>Refused with a documented managed exception (DamagedModelException, another FormatException or InvalidDataException in the chain).</summary>
     Refused,
 
     /// <summary>Loaded and scored, but the scores changed: silent damage.</summary>
@@ -132,7 +132,8 @@ internal static class HostileProbeRunner
             _ when output == expectedOk => HostileOutcome.Identical,
             _ when output.StartsWith("ok ", StringComparison.Ordinal) => HostileOutcome.Silent,
             _ when chain.Contains("OutOfMemoryException", StringComparison.Ordinal) => HostileOutcome.MemoryCap,
-            _ when chain.Contains("FormatException", StringComparison.Ordinal) || chain.Contains("InvalidDataException", StringComparison.Ordinal) =>
+            _ when chain.Contains("FormatException", StringComparison.Ordinal) || chain.Contains("DamagedModelException", StringComparison.Ordinal)
+                || chain.Contains("InvalidDataException", StringComparison.Ordinal) =>
                 HostileOutcome.Refused,
             _ => HostileOutcome.Undocumented,
         };
