@@ -43,6 +43,9 @@ internal sealed class HostileModelFile
 
     public PayloadFields Fields { get; }
 
+    /// <summary>Whether the payload ends with a SHA-256 (format version 2 and later).</summary>
+    public bool HasChecksum => BitConverter.ToUInt32(Key, VerWrittenOffset) >= 2;
+
     /// <summary>The zip with <paramref name="entry"/> replaced by <paramref name="bytes"/>.</summary>
     public byte[] With(string entry, byte[] bytes)
     {
@@ -60,7 +63,7 @@ internal sealed class HostileModelFile
     }
 
     /// <summary>The zip with a payload edited and its checksum recomputed, as a deliberate forger would.</summary>
-    public byte[] Forged(byte[] payload) => With(PayloadEntry, Rehash(payload));
+    public byte[] Forged(byte[] payload) => With(PayloadEntry, HasChecksum ? Rehash(payload) : payload);
 
     /// <summary>The zip with the stored format version changed (written and readable).</summary>
     public byte[] WithVersion(uint version, byte[]? payload = null)
@@ -73,7 +76,7 @@ internal sealed class HostileModelFile
     }
 
     /// <summary>A format-version-1 file: the same payload without the checksum.</summary>
-    public byte[] Version1() => WithVersion(1, Payload[..^32]);
+    public byte[] Version1() => WithVersion(1, HasChecksum ? Payload[..^32] : Payload);
 
     /// <summary>Copy of the payload with bytes from <paramref name="offset"/> overwritten.</summary>
     public byte[] Patch(int offset, byte[] bytes)

@@ -36,8 +36,8 @@ public sealed class LsQuantizeBadInputTests
 
     [TestMethod]
     [DataRow(float.NaN, "NaN")]
-    [DataRow(float.PositiveInfinity, "∞")]
-    [DataRow(float.NegativeInfinity, "-∞")]
+    [DataRow(float.PositiveInfinity, "Infinity")]
+    [DataRow(float.NegativeInfinity, "-Infinity")]
     public void TestNonFiniteValueNamesItsRow(float value, string shown)
     {
         var bad = Good(3).Embedding.DenseValues().ToArray();
