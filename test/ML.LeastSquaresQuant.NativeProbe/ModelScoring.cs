@@ -35,6 +35,35 @@ internal static class ModelScoring
         return 0;
     }
 
+    /// <summary>
+    /// <c>score-images MODEL.zip IMAGE…</c>: scores image files through the saved LoadImages → ResizeImages →
+    /// ExtractPixels → LsQuantResNet pipeline, one line per image as for load-score.
+    /// </summary>
+    /// <param name="args">score-images MODEL.zip IMAGE….</param>
+    /// <returns>0 when every image was tried.</returns>
+    public static int ScoreImages(string[] args)
+    {
+        var ml = new MLContext(seed: 1);
+        var model = ml.Model.Load(args[1], out _);
+        var engine = ml.Model.CreatePredictionEngine<ML.LeastSquaresQuant.MLNet.ImageFileInput, ML.LeastSquaresQuant.MLNet.ImageClassPrediction>(model);
+        foreach (var path in args.Skip(2))
+        {
+            string line;
+            try
+            {
+                var p = engine.Predict(new ML.LeastSquaresQuant.MLNet.ImageFileInput { ImagePath = path });
+                line = "ok " + string.Join(" ", p.Score.Select(s => s.ToString("R", CultureInfo.InvariantCulture)));
+            }
+            catch (Exception ex)
+            {
+                line = $"error {string.Join(" > ", Chain(ex).Select(e => e.GetType().Name))}: {Chain(ex).Last().Message.ReplaceLineEndings(" ")}";
+            }
+            Console.WriteLine(line);
+            Console.Out.Flush();
+        }
+        return 0;
+    }
+
     private static string LoadScore(string path, int c, int h, int w)
     {
         try

@@ -9,6 +9,7 @@ namespace ML.LeastSquaresQuant.NativeProbe;
 /// Usage: NativeProbe conv-raw K S IN OUT nchw|nhwc — one plain libtorch convolution;
 /// NativeProbe conv-sweep raw|guarded [K,K…] — every configuration, one line each, "bad" where an error ≥ 1e-3;
 /// NativeProbe load-score C H W MODEL.zip… — load saved models and score one synthetic image each (see <see cref="ModelScoring"/>);
+/// NativeProbe score-images MODEL.zip IMAGE… — score image files through a saved image pipeline;
 /// NativeProbe train-resume DIR EPOCHS — checkpointed training that resumes from DIR (see <see cref="ResumableTraining"/>).
 /// </summary>
 public static class Program
@@ -63,10 +64,12 @@ public static class Program
             }
             case "load-score":
                 return ModelScoring.LoadScore(args);
+            case "score-images":
+                return ModelScoring.ScoreImages(args);
             case "train-resume":
                 return ResumableTraining.Run(args);
             default:
-                Console.Error.WriteLine("usage: NativeProbe conv-raw K S IN OUT nchw|nhwc | conv-sweep raw|guarded [K,…] | load-score C H W MODEL.zip… | train-resume DIR EPOCHS");
+                Console.Error.WriteLine("usage: NativeProbe conv-raw K S IN OUT nchw|nhwc | conv-sweep raw|guarded [K,…] | load-score C H W MODEL.zip… | score-images MODEL.zip IMAGE… | train-resume DIR EPOCHS");
                 return 2;
         }
     }

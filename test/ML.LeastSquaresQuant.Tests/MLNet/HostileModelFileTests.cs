@@ -20,7 +20,7 @@ namespace ML.LeastSquaresQuant.Tests.MLNet;
 [DoNotParallelize]
 public sealed class HostileModelFileTests
 {
-    private const string ShapeArgs = "1 8 8";
+    private const string Command = "load-score 1 8 8";
 
     private sealed class ImageRow
     {
@@ -57,7 +57,7 @@ public sealed class HostileModelFileTests
         {
             var original = TrainAndSave();
             var file = new HostileModelFile(original);
-            string expected = HostileProbeRunner.RunOne(Path.Combine(Folder, "original.zip"), ShapeArgs);
+            string expected = HostileProbeRunner.RunOne(Path.Combine(Folder, "original.zip"), Command);
             Assert.StartsWith("ok ", expected, $"the original does not score in the probe: {expected}");
             var cases = Cases(file, original).Select((c, i) =>
             {
@@ -66,7 +66,7 @@ public sealed class HostileModelFileTests
                 return (c.Name, path);
             }).ToList();
 
-            var results = HostileProbeRunner.Run(cases, expected, ShapeArgs);
+            var results = HostileProbeRunner.Run(cases, expected, Command);
 
             foreach (var group in results.GroupBy(r => r.Case.Split(' ')[0]))
             {

@@ -54,7 +54,10 @@ internal static class HostileProbeRunner
     }
 
     /// <summary>Runs every (case, file) and classifies it against the original's "ok …" line.</summary>
-    public static List<HostileResult> Run(IReadOnlyList<(string Case, string Path)> cases, string expectedOk, string shapeArgs)
+    /// <param name="cases">Case names and files.</param>
+    /// <param name="expectedOk">The original's answer line.</param>
+    /// <param name="command">The probe's command and arguments before the files ("load-score 1 8 8", "score-images MODEL.zip").</param>
+    public static List<HostileResult> Run(IReadOnlyList<(string Case, string Path)> cases, string expectedOk, string command)
     {
         var results = new HostileResult[cases.Count];
         Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, worker =>
@@ -62,7 +65,7 @@ internal static class HostileProbeRunner
             var mine = Enumerable.Range(0, cases.Count).Where(i => i % 2 == worker).ToList();
             while (mine.Count > 0)
             {
-                var (answers, exit) = RunBatch(mine.Select(i => cases[i].Path).ToList(), shapeArgs);
+                var (answers, exit) = RunBatch(mine.Select(i => cases[i].Path).ToList(), command);
                 for (int k = 0; k < answers.Count; k++)
                 {
                     results[mine[k]] = new HostileResult(cases[mine[k]].Case, Classify(answers[k], expectedOk), answers[k]);
@@ -83,17 +86,17 @@ internal static class HostileProbeRunner
     }
 
     /// <summary>Runs one file and returns its answer line ("timeout" or "exit N" when it got none).</summary>
-    public static string RunOne(string modelPath, string shapeArgs)
+    public static string RunOne(string path, string command)
     {
-        var (answers, exit) = RunBatch([modelPath], shapeArgs);
+        var (answers, exit) = RunBatch([path], command);
         return answers.Count == 1 ? answers[0] : exit == -1 ? "timeout" : $"exit {exit}";
     }
 
     // The answer lines in file order, and the exit code (−1 when the timeout killed the child).
-    private static (List<string> Answers, int Exit) RunBatch(List<string> paths, string shapeArgs)
+    private static (List<string> Answers, int Exit) RunBatch(List<string> paths, string command)
     {
         var start = new ProcessStartInfo("prlimit") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "--as=4294967296", "--", "dotnet", ProbePath(), "load-score" }.Concat(shapeArgs.Split(' ')).Concat(paths))
+        foreach (var arg in new[] { "--as=4294967296", "--", "dotnet", ProbePath() }.Concat(command.Split(' ')).Concat(paths))
         {
             start.ArgumentList.Add(arg);
         }
