@@ -47,6 +47,9 @@ public sealed class CheckpointKillTests
         }
     }
 
+    private static string[] Temporaries(string directory) =>
+        Directory.Exists(directory) ? Directory.GetFiles(directory, "*.tmp") : [];
+
     [TestMethod]
     [Timeout(300_000, CooperativeCancellation = true)]
     public void TestKilledTrainingResumesToTheUninterruptedWeights()
@@ -61,6 +64,8 @@ public sealed class CheckpointKillTests
             int kills = 0, killedMidWrite = 0, resumed = 0;
             for (int k = 0; k < Kills; k++)
             {
+                // Temporary files a killed write left behind stay; only a new one shows a write in progress now.
+                var stale = Temporaries(directory);
                 var (process, output) = Start(directory);
                 using (process)
                 {
@@ -72,7 +77,7 @@ public sealed class CheckpointKillTests
                     var deadline = Stopwatch.StartNew();
                     while (!process.HasExited && deadline.Elapsed < TimeSpan.FromSeconds(60))
                     {
-                        if (midWrite && Directory.Exists(directory) && Directory.EnumerateFiles(directory, "*.tmp").Any())
+                        if (midWrite && Temporaries(directory).Except(stale).Any())
                         {
                             break;
                         }
@@ -95,7 +100,7 @@ public sealed class CheckpointKillTests
                         Assert.AreEqual(0, process.ExitCode, output());
                         break;
                     }
-                    killedMidWrite += Directory.EnumerateFiles(directory, "*.tmp").Any() ? 1 : 0;
+                    killedMidWrite += Temporaries(directory).Except(stale).Any() ? 1 : 0;
                     process.Kill();
                     process.WaitForExit();
                     kills++;
