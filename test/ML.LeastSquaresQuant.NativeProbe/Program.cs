@@ -17,6 +17,9 @@ public static class Program
                NativeProbe networks                             train and score every network shape (NetworkRuns)
                NativeProbe make-fixture DIR                     a tiny model file and its scores (Fixtures)
                NativeProbe model-size W STAGES C SIZE CLASSES DIR   sizes of a saved ls-2/ls-1 student (ModelSizes)
+               NativeProbe load-score C H W MODEL.zip…          load saved models, score one image each (ModelScoring)
+               NativeProbe score-images MODEL.zip IMAGE…        score image files through a saved image pipeline
+               NativeProbe train-resume DIR EPOCHS              checkpointed training that resumes (ResumableTraining)
         """;
 
     public static int Main(string[] args)
@@ -57,6 +60,12 @@ public static class Program
                     int.Parse(args[5]), args[6]);
             case "networks":
                 return NetworkRuns.Run();
+            case "load-score":
+                return ModelScoring.LoadScore(args);
+            case "score-images":
+                return ModelScoring.ScoreImages(args);
+            case "train-resume":
+                return ResumableTraining.Run(args);
             default:
                 Console.Error.WriteLine(Usage);
                 return 2;

@@ -19,13 +19,24 @@ namespace ML.LeastSquaresQuant.MLNet;
 /// values) and <c>PredictedLabel</c> (a key type carrying the label's key values) to rows with an image features
 /// column. Produced by <see cref="LsQuantResNetTrainer"/>; saved and loaded with <c>mlContext.Model.Save/Load</c>.
 /// </summary>
-/// <remarks>Scoring runs on the CPU, one row at a time, and is safe from several threads (the network is only read).</remarks>
-public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDisposable
+/// <remarks>
+/// <para>Scoring runs on the CPU, one row at a time, and is safe from several threads (the network is only read).
+/// A features row holding fewer or more values than the image shape throws <see cref="InvalidOperationException"/>.</para>
+/// <para>Loading checks every field before allocating or building anything (limits in <c>ArchitectureLimits</c>:
+/// widths ≤ 4096, blocks per stage ≤ 64, classes ≤ 100000, channels ≤ 4096, image sides ≤ 4096; finite weights,
+/// normalization and quantizer scalars; batch-norm variances ≥ 0; weights whose count matches the architecture)
+/// and, from format version 2 on, a SHA-256 of the stored data. A damaged file gives a
+/// <see cref="DamagedModelException"/> (a <see cref="FormatException"/>) naming the field: wrapped in
+/// <see cref="System.Reflection.TargetInvocationException"/> by <c>mlContext.Model.Load</c>, unwrapped by
+/// <see cref="LsQuantModelLoading.LoadLsQuantModel(ModelOperationsCatalog, string, out DataViewSchema)"/>.</para>
+/// </remarks>
+public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDisposable
 {
     internal const string LoaderSignature = "LsQuantResNetTransformer";
     private const string ModelSignature = "LSQRESNT";
-    // Version 2 stores quantized weights as bit-planes with a checksum (PackedWeightStream); version 1 (TorchSharp's
-    // state dictionary of float32 tensors) is still read.
+    // Version 1: TorchSharp's state dictionary of float32 tensors. Version 2: quantized convolution weights as
+    // bit-planes (PackedWeightStream) and the whole payload followed by its SHA-256 (ML.NET's zip reader does not check
+    // entry CRCs, so a flipped byte would otherwise load with changed scores). docs/model-format.md.
     private const uint FormatVersion = 2;
     private const uint OldestFormatVersion = 1;
 
@@ -158,7 +169,7 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
 
     /// <inheritdoc/>
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        MLNetInternals.Save(ctx, ModelSignature, FormatVersion, LoaderSignature, writer =>
+        MLNetInternals.Save(ctx, ModelSignature, FormatVersion, LoaderSignature, output => ModelChecksum.WriteWithChecksum(output, writer =>
         {
             writer.Write(FeatureColumnName);
             writer.Write(ScoreColumnName);
@@ -179,71 +190,7 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
             writer.Write(Architecture.ToJson());
             writer.Write(JsonSerializer.Serialize(TrainingHistory));
             PackedWeightStream.Write(writer, _network);
-        });
-
-    // Called by ML.NET's model loader (see the LoadableClass attribute in MLNetInternals.cs).
-    private static LsQuantResNetTransformer Create(IHostEnvironment env, ModelLoadContext ctx) =>
-        MLNetInternals.Load(ctx, ModelSignature, FormatVersion, OldestFormatVersion, LoaderSignature, Read);
-
-    private static LsQuantResNetTransformer Read(BinaryReader reader, uint version)
-    {
-        try
-        {
-            string features = reader.ReadString(), score = reader.ReadString(), predicted = reader.ReadString();
-            var shape = new ImageShape(reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
-            int keyCount = reader.ReadInt32();
-            if (keyCount < -1 || keyCount > 1_000_000 || shape.Channels < 1 || shape.Height < 1 || shape.Width < 1)
-            {
-                throw new FormatException($"implausible header (shape {shape}, {keyCount} key values)");
-            }
-            string[]? keys = keyCount < 0 ? null : Enumerable.Range(0, keyCount).Select(_ => reader.ReadString()).ToArray();
-            int channels = reader.ReadInt32();
-            if (channels != shape.Channels)
-            {
-                throw new FormatException($"normalization has {channels} channels, images {shape.Channels}");
-            }
-            var mean = Enumerable.Range(0, channels).Select(_ => reader.ReadDouble()).ToArray();
-            var std = Enumerable.Range(0, channels).Select(_ => reader.ReadDouble()).ToArray();
-            var architecture = NetworkArchitecture.FromJson(reader.ReadString());
-            var history = JsonSerializer.Deserialize<List<EpochMetrics>>(reader.ReadString()) ?? [];
-            if (keys is not null && keys.Length != architecture.NumClasses)
-            {
-                throw new FormatException($"{keys.Length} label values for {architecture.NumClasses} classes");
-            }
-            var network = architecture.Build();
-            if (version >= 2)
-            {
-                PackedWeightStream.Read(reader, network);
-            }
-            else
-            {
-                ReadStateDictionary(reader, network);
-            }
-            return new LsQuantResNetTransformer(network, architecture, shape, features, score, predicted, keys, mean, std, history);
-        }
-        catch (Exception ex) when (ex is EndOfStreamException or IOException or ArgumentException or JsonException
-            or InvalidOperationException or FormatException or OverflowException)
-        {
-            throw new FormatException($"The LsQuantResNet model in this file is damaged: {ex.Message}", ex);
-        }
-    }
-
-    /// <summary>Format version 1's weights: a length-prefixed TorchSharp state dictionary of float32 tensors.</summary>
-    private static void ReadStateDictionary(BinaryReader reader, nn.Module network)
-    {
-        long stateLength = reader.ReadInt64();
-        if (stateLength <= 0 || stateLength > reader.BaseStream.Length - reader.BaseStream.Position)
-        {
-            throw new FormatException($"implausible weights length {stateLength}");
-        }
-        var state = reader.ReadBytes((int)stateLength);
-        if (state.Length != stateLength)
-        {
-            throw new FormatException($"the weights are truncated ({state.Length} of {stateLength} bytes)");
-        }
-        using var stateReader = new BinaryReader(new MemoryStream(state));
-        network.load(stateReader, strict: true);
-    }
+        }));
 
     private sealed class Appender : ColumnAppender
     {
@@ -287,6 +234,13 @@ public sealed class LsQuantResNetTransformer : ITransformer, ICanSaveModel, IDis
                     return;
                 }
                 source(ref buffer);
+                // A short vector (e.g. a VBuffer with 0 values) would leave the previous row's pixels in place and
+                // silently repeat its scores; a sparse vector of the right length is densified by CopyTo.
+                if (buffer.Length != pixels.Length)
+                {
+                    throw new InvalidOperationException(
+                        $"Features column '{_parent.FeatureColumnName}' holds {buffer.Length} values in row {input.Position} but the model needs {pixels.Length} ({_parent.Shape}).");
+                }
                 buffer.CopyTo(pixels);
                 using (var scope = NewDisposeScope())
                 {

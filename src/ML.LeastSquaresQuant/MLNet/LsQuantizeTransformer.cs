@@ -93,13 +93,26 @@ public sealed class LsQuantizeTransformer : ITransformer, ICanSaveModel
     private static LsQuantizeTransformer Create(IHostEnvironment env, ModelLoadContext ctx) =>
         MLNetInternals.Load(ctx, ModelSignature, FormatVersion, FormatVersion, LoaderSignature, (reader, _) =>
         {
-            string output = reader.ReadString(), input = reader.ReadString(), scheme = reader.ReadString();
-            int kind = reader.ReadInt32();
-            if (!QuantScheme.TryParse(scheme, out var parsed) || !Enum.IsDefined((LsQuantizeOutput)kind))
+            string field = "the output column name";
+            try
             {
-                throw new FormatException($"The LsQuantize model is damaged: scheme '{scheme}', output kind {kind}.");
+                string output = reader.ReadString();
+                field = "the input column name";
+                string input = reader.ReadString();
+                field = "the quantization scheme";
+                string scheme = reader.ReadString();
+                field = "the output kind";
+                int kind = reader.ReadInt32();
+                if (!QuantScheme.TryParse(scheme, out var parsed) || !Enum.IsDefined((LsQuantizeOutput)kind))
+                {
+                    throw new FormatException($"scheme '{ModelText.Printable(scheme)}', output kind {kind}");
+                }
+                return new LsQuantizeTransformer(output, input, parsed, (LsQuantizeOutput)kind);
             }
-            return new LsQuantizeTransformer(output, input, parsed, (LsQuantizeOutput)kind);
+            catch (Exception ex) when (ex is EndOfStreamException or IOException or FormatException)
+            {
+                throw new DamagedModelException($"The LsQuantize model in this file is damaged ({field}): {ModelText.Printable(ex.Message, 300)}", ex);
+            }
         });
 
     /// <summary>Checks the input column: a known-size vector of Single.</summary>
@@ -190,8 +203,20 @@ public sealed class LsQuantizeTransformer : ITransformer, ICanSaveModel
                     return;
                 }
                 source(ref buffer);
+                if (buffer.Length != _size)
+                {
+                    throw new InvalidOperationException(
+                        $"Input column '{_parent.InputColumnName}' holds {buffer.Length} values in row {input.Position} but its type has {_size}.");
+                }
                 var dense = new float[_size];
                 buffer.CopyTo(dense);
+                // Checked here because the quantizer sees one row at a time and would always report "row 0".
+                int bad = Array.FindIndex(dense, v => !float.IsFinite(v));
+                if (bad >= 0)
+                {
+                    throw new ArgumentOutOfRangeException(_parent.InputColumnName,
+                        $"Row {input.Position} of column '{_parent.InputColumnName}' holds {dense[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)} at index {bad}; only finite values can be quantized.");
+                }
                 reconstruction = QuantizeRow(dense, _parent.Scheme, out scalars, out signs);
                 cachedPosition = input.Position;
             }

@@ -53,10 +53,13 @@ internal static class MLNetInternals
         ctx.SaveBinaryStream(PayloadStream, write);
     }
 
+    /// <summary>Reads what <see cref="Save"/> wrote; throws <see cref="FormatException"/> for anything else.</summary>
+    public static T Load<T>(ModelLoadContext ctx, string modelSignature, uint version, string loaderSignature, Func<BinaryReader, T> read) =>
+        Load(ctx, modelSignature, version, version, loaderSignature, (reader, _) => read(reader));
+
     /// <summary>
     /// Reads what <see cref="Save"/> wrote with any format version from <paramref name="oldestVersion"/> to
-    /// <paramref name="version"/>; <paramref name="read"/> gets the file's version. Throws <see cref="FormatException"/>
-    /// for anything else.
+    /// <paramref name="version"/>; <paramref name="read"/> gets the version the file was written with.
     /// </summary>
     public static T Load<T>(ModelLoadContext ctx, string modelSignature, uint version, uint oldestVersion, string loaderSignature,
         Func<BinaryReader, uint, T> read)

@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using ML.LeastSquaresQuant.Inference;
 using ML.LeastSquaresQuant.Modules;
 using static TorchSharp.torch;
@@ -13,7 +12,7 @@ namespace ML.LeastSquaresQuant.MLNet;
 /// <summary>
 /// The weights section of a model file since format version 2 (docs/model-format.md): every entry of the network's
 /// state dictionary in its own order, the weights of each quantized convolution as bit-planes, everything else as
-/// raw little-endian values, followed by a SHA-256 of the section.
+/// raw little-endian values (the model payload's SHA-256, <see cref="ModelChecksum"/>, covers it).
 /// </summary>
 /// <remarks>
 /// <para>Layout: int32 entry count; per entry the name (BinaryWriter string), a kind byte and the data. Kind 0
@@ -28,7 +27,7 @@ internal static class PackedWeightStream
 {
     private const byte FloatTensor = 0, PackedConv = 1, LongTensor = 2;
 
-    /// <summary>Writes the section (length-prefixed payload, then its SHA-256).</summary>
+    /// <summary>Writes the section, length-prefixed.</summary>
     public static void Write(BinaryWriter writer, nn.Module network)
     {
         using var payload = new MemoryStream();
@@ -65,31 +64,20 @@ internal static class PackedWeightStream
         }
         writer.Write(payload.Length);
         writer.Write(payload.GetBuffer(), 0, (int)payload.Length);
-        writer.Write(SHA256.HashData(payload.GetBuffer().AsSpan(0, (int)payload.Length)));
     }
 
-    /// <summary>Reads the section into <paramref name="network"/> (built from the stored architecture).</summary>
-    /// <exception cref="FormatException">The section does not match the network, is truncated, fails its checksum, or
-    /// holds non-finite or impossible values; the message names the entry.</exception>
-    public static void Read(BinaryReader reader, nn.Module network)
+    /// <summary>Reads the section's payload (read and checksummed by the caller) into <paramref name="network"/>
+    /// (built from the stored architecture).</summary>
+    /// <exception cref="FormatException">The payload does not match the network or holds non-finite or impossible
+    /// values; the message names the entry.</exception>
+    public static void Read(byte[] payload, nn.Module network)
     {
         var packed = PackedConvolutions(network);
         var entries = Entries(network, packed).ToList();
         long expected = ExpectedLength(entries);
-        long length = reader.ReadInt64();
-        if (length != expected)
+        if (payload.Length != expected)
         {
-            throw new FormatException($"the weights section holds {length} bytes but this architecture's weights take {expected}");
-        }
-        var payload = reader.ReadBytes(checked((int)length));
-        var hash = reader.ReadBytes(32);
-        if (payload.Length != length || hash.Length != 32)
-        {
-            throw new FormatException("the weights section is truncated");
-        }
-        if (!SHA256.HashData(payload).AsSpan().SequenceEqual(hash))
-        {
-            throw new FormatException("the weights section fails its SHA-256 checksum (the file was changed or damaged)");
+            throw new FormatException($"the weights section holds {payload.Length} bytes but this architecture's weights take {expected}");
         }
         using var r = new BinaryReader(new MemoryStream(payload));
         int count = r.ReadInt32();
@@ -123,6 +111,10 @@ internal static class PackedWeightStream
             if (!isLong && !values.isfinite().all().item<bool>())
             {
                 throw new FormatException($"weights entry '{name}' holds NaN or infinite values");
+            }
+            if (name.EndsWith(".running_var", StringComparison.Ordinal) && values.lt(0).any().item<bool>())
+            {
+                throw new FormatException($"weights entry '{name}' holds a negative variance");
             }
             target.copy_(values);
         }

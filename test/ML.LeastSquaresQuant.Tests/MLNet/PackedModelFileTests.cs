@@ -48,6 +48,17 @@ public sealed class PackedModelFileTests
     }
 
     [TestMethod]
+    public void TestVersion1FileWithANaNWeightIsRefused()
+    {
+        var file = new HostileModelFile(File.ReadAllBytes(FixturePath("model.zip")));
+        Assert.IsFalse(file.HasChecksum, "the fixture is a version 1 file");
+        var damaged = file.Forged(file.Patch(file.Fields.Tensors[0].DataAt, BitConverter.GetBytes(float.NaN)));
+        var ml = new MLContext(seed: 1);
+        var error = Assert.ThrowsExactly<DamagedModelException>(() => ml.Model.LoadLsQuantModel(new MemoryStream(damaged), out _));
+        StringAssert.Contains(error.Message, "NaN");
+    }
+
+    [TestMethod]
     public void TestVersion2FileIsPackedAndScoresLikeTheTrainedModel()
     {
         string dir = Path.Combine(Path.GetTempPath(), "lsq-v2-" + Guid.NewGuid().ToString("N"));

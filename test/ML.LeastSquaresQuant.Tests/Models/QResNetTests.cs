@@ -92,6 +92,9 @@ public sealed class QResNetTests
         var rgb = new LeNet5Architecture { InputChannels = 3, ImageSize = 32, NumClasses = 3 }.Build();
         CollectionAssert.AreEqual(new long[] { 2, 3 }, rgb.call(torch.randn(2, 3, 32, 32)).shape);
         Assert.ThrowsExactly<ArgumentException>(() => net.call(torch.randn(4, 1, 32, 32)));
+        // The smallest side that leaves a pixel after both poolings builds; one less is refused before libtorch sees it.
+        CollectionAssert.AreEqual(new long[] { 2, 3 }, new LeNet5Architecture { ImageSize = 16, NumClasses = 3 }.Build().call(torch.randn(2, 1, 16, 16)).shape);
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => new LeNet5Architecture { ImageSize = 15 }.Build()).Message, "≥ 16");
     }
 
     [TestMethod]
