@@ -23,6 +23,9 @@ internal static unsafe class Avx512Kernels
     private const int WordsPerFlush = 31;
 
     /// <summary>32 output channels (4 vectors), reusing each broadcast activation word 4 times.</summary>
+    // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
+    // unoptimized (tier-0) vector code, several times slower.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Block4<TPop>(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
         where TPop : struct, IBytePopCount512
     {
@@ -63,6 +66,9 @@ internal static unsafe class Avx512Kernels
     }
 
     /// <summary>8 output channels (the remainder after blocks of 32).</summary>
+    // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
+    // unoptimized (tier-0) vector code, several times slower.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Block1<TPop>(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
         where TPop : struct, IBytePopCount512
     {

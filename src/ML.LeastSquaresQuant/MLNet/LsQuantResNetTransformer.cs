@@ -142,11 +142,14 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => new Appender(this, inputSchema).OutputSchema;
 
-    /// <inheritdoc/>
+    /// <summary>Adds the score and predicted-label columns. Rows are scored in blocks (up to 64 images per network call)
+    /// as a cursor reads them; shuffled cursors score row by row.</summary>
+    /// <param name="input">Rows with the features column.</param>
+    /// <returns>The input with the two columns appended (lazy).</returns>
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new AppendedDataView(input, new Appender(this, input.Schema));
+        return new BlockScoredDataView(input, new Appender(this, input.Schema), this);
     }
 
     /// <inheritdoc/>
