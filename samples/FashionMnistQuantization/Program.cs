@@ -88,7 +88,10 @@ public static class Program
         }
         Console.WriteLine($"  {right}/{pngs.Count} PNG images classified correctly; model file {new FileInfo(modelPath).Length / 1024.0:F0} KiB");
 
-        Console.WriteLine("\n4. Comparison");
+        Console.WriteLine("\n4. Binary engine vs float path on every test image");
+        CompareEngineWithFloatPath(ml, student, test);
+
+        Console.WriteLine("\n5. Comparison");
         Console.WriteLine($"  {"model",-24} {"top-1",7} {"top-5",7} {"fp32 size",10} {"1-bit size",11} {"file",9} {"train s",8} {"eval img/s",11}");
         foreach (var r in results)
         {
@@ -96,6 +99,27 @@ public static class Program
         }
         Console.WriteLine($"\nTotal time {total.Elapsed:mm\\:ss}. Output in {Path.GetFullPath(options.OutputFolder)}.");
         return 0;
+    }
+
+    /// <summary>Scores the test set with the binary engine (the default) and with the float path, and reports label
+    /// disagreements and the largest score difference.</summary>
+    private static void CompareEngineWithFloatPath(MLContext ml, ITransformer model, IDataView test)
+    {
+        var resnet = ((IEnumerable<ITransformer>)model).OfType<LsQuantResNetTransformer>().Single();
+        float[][] Scores() => model.Transform(test).GetColumn<float[]>("Score").ToArray();
+        var clock = Stopwatch.StartNew();
+        var engine = Scores();
+        double engineSeconds = clock.Elapsed.TotalSeconds;
+        resnet.UseBinaryEngine = false;
+        clock.Restart();
+        var simulated = Scores();
+        double floatSeconds = clock.Elapsed.TotalSeconds;
+        resnet.UseBinaryEngine = true;
+        static int ArgMax(float[] v) => Array.IndexOf(v, v.Max());
+        int disagreements = engine.Zip(simulated).Count(p => ArgMax(p.First) != ArgMax(p.Second));
+        double maxDiff = engine.Zip(simulated).Max(p => p.First.Zip(p.Second).Max(q => Math.Abs(q.First - q.Second)));
+        Console.WriteLine($"  {engine.Length} images: {disagreements} predicted labels differ, largest score difference {maxDiff:E2}; " +
+            $"engine {engine.Length / engineSeconds:F0} images/s, float path {simulated.Length / floatSeconds:F0} images/s");
     }
 
     private sealed record Row(string Name, double Top1, double Top5, double FullPrecisionKiB, double QuantizedKiB, double FileKiB, double TrainSeconds, double EvalImagesPerSecond);

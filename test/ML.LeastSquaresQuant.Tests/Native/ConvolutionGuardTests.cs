@@ -63,10 +63,12 @@ public sealed class ConvolutionGuardTests
             Assert.HasCount(values.Length, mine, name);
             // The first loss is a forward pass of untouched weights: only rounding may differ between kernels.
             Assert.AreEqual(values[0], mine[0], 1e-4 * Math.Abs(values[0]), $"{name}: first loss at {level}");
+            // Later values pass through quantizer decisions that rounding can flip: equivalent, not identical, within a
+            // tenth of the run's own scale (the defects guarded against gave errors of 15-70 % or NaN).
+            double scale = Math.Max(1, values.Skip(1).Max(Math.Abs));
             for (int i = 1; i < values.Length; i++)
             {
-                // Later values pass through quantizer decisions that rounding can flip: equivalent, not identical.
-                Assert.AreEqual(values[i], mine[i], 0.05 + 0.1 * Math.Abs(values[i]), $"{name}: value {i} at {level}");
+                Assert.AreEqual(values[i], mine[i], 0.1 * scale, $"{name}: value {i} at {level}");
             }
         }
         var lenet = runs["lenet5-ls2ls1-28px"];
