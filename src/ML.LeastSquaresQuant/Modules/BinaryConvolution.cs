@@ -33,10 +33,19 @@ internal sealed class BinaryConvolution
     /// <summary>The packed weights the engine runs on (also what a model file stores).</summary>
     public PackedConvWeights Weights { get; private init; } = null!;
 
-    /// <summary>Whether <paramref name="conv"/> can run on the engine: both schemes quantized, no groups or dilation.</summary>
+    /// <summary>
+    /// The fewest input channels for which a layer runs on the engine. Channels are packed 64 to a word, so a narrower
+    /// layer pays for a mostly empty word at every kernel tap, on top of the packing: the sample's width-16 network
+    /// scored at 0.35× of the float path's speed with every layer on the engine (docs/benchmarks.md). Tests lower it to
+    /// run small networks on the engine.
+    /// </summary>
+    internal static int MinInputChannels { get; set; } = 64;
+
+    /// <summary>Whether <paramref name="conv"/> runs on the engine: both schemes quantized, no groups or dilation, and
+    /// at least <see cref="MinInputChannels"/> input channels.</summary>
     public static bool Supports(QuantConv2d conv) =>
         conv.Quantization.ActivationScheme.IsQuantized && conv.Quantization.WeightScheme.IsQuantized && conv.Groups == 1
-        && conv.Dilation == 1;
+        && conv.Dilation == 1 && conv.InChannels >= MinInputChannels;
 
     /// <summary>Sign planes of a scheme's foldable form: its scalar count, two for <c>ls-T</c> (both steps v).</summary>
     public static int StepCount(QuantScheme scheme) =>

@@ -5,6 +5,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using ML.LeastSquaresQuant.Data;
 using ML.LeastSquaresQuant.MLNet;
+using ML.LeastSquaresQuant.Tests.Infrastructure;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
 namespace ML.LeastSquaresQuant.Tests.Data;
@@ -40,6 +41,10 @@ public sealed class FashionMnistTests
         // the convolution sums; a rounding difference can flip a later layer's sign decision where an activation's
         // residual is within rounding of zero, so a few scores move by more than rounding (docs/inference.md).
         var resnet = ((TransformerChain<LsQuantResNetTransformer>)model).LastTransformer;
+        using (ProcessSwitches.BinaryEngineEverywhere())
+        {
+            resnet.UseBinaryEngine = true; // chosen again with the switch on: every quantized layer of this width-8 net
+        }
         var engine = model.Transform(test).GetColumn<float[]>("Score").ToArray();
         resnet.UseBinaryEngine = false;
         var simulated = model.Transform(test).GetColumn<float[]>("Score").ToArray();

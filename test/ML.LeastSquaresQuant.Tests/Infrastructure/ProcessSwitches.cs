@@ -13,6 +13,15 @@ internal static class ProcessSwitches
     /// <summary>Plain libtorch convolutions instead of the routed ones while the result lives.</summary>
     public static IDisposable PlainConvolutions(bool on) => Set(() => Convolution.Plain, v => Convolution.Plain = v, on);
 
+    /// <summary>The binary engine for every quantized layer, however narrow, while the result lives (set it before a
+    /// transformer is created or loaded: the choice is made then).</summary>
+    public static IDisposable BinaryEngineEverywhere()
+    {
+        int saved = BinaryConvolution.MinInputChannels;
+        BinaryConvolution.MinInputChannels = 1;
+        return new Restorer(() => BinaryConvolution.MinInputChannels = saved);
+    }
+
     private static IDisposable Set(Func<bool> get, Action<bool> set, bool value)
     {
         bool saved = get();

@@ -5,6 +5,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using ML.LeastSquaresQuant.MLNet;
 using ML.LeastSquaresQuant.NativeProbe;
+using ML.LeastSquaresQuant.Tests.Infrastructure;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
 namespace ML.LeastSquaresQuant.Tests.MLNet;
@@ -28,6 +29,7 @@ public sealed class BlockScoringTests
     [DataRow(false)]
     public void TestBlocksScoreEveryRowAsPredictionEngineDoes(bool engine)
     {
+        using var everywhere = ProcessSwitches.BinaryEngineEverywhere();
         var ml = new MLContext(seed: 1);
         var model = ml.Model.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "format-v1", "model.zip"), out _);
         ((TransformerChain<ITransformer>)model).OfType<LsQuantResNetTransformer>().Single().UseBinaryEngine = engine;

@@ -7,6 +7,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using ML.LeastSquaresQuant.MLNet;
 using ML.LeastSquaresQuant.NativeProbe;
+using ML.LeastSquaresQuant.Tests.Infrastructure;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
 namespace ML.LeastSquaresQuant.Tests.MLNet;
@@ -28,6 +29,7 @@ public sealed class PackedModelFileTests
     [TestMethod]
     public void TestVersion1FileScoresExactlyAsBefore()
     {
+        using var everywhere = ProcessSwitches.BinaryEngineEverywhere();
         var ml = new MLContext(seed: 1);
         var model = ml.Model.Load(FixturePath("model.zip"), out _);
         var expected = File.ReadAllLines(FixturePath("scores.txt"))
@@ -39,6 +41,8 @@ public sealed class PackedModelFileTests
         // One image per network call, as when the fixture's scores were written (a batch rounds differently).
         var predictor = ml.Model.CreatePredictionEngine<Fixtures.Row, Fixtures.Scores>(model);
         var simulated = Fixtures.Rows(8).Select(r => predictor.Predict(r).Score).ToArray();
+        Assert.IsTrue(engine.Zip(simulated).Any(p => !p.First.SequenceEqual(p.Second)),
+            "the engine ran: its rounding differs from the float path's somewhere");
         for (int i = 0; i < expected.Length; i++)
         {
             CollectionAssert.AreEqual(expected[i], simulated[i], $"row {i}: the float path scores a version 1 file exactly as before");
@@ -63,6 +67,7 @@ public sealed class PackedModelFileTests
     [TestMethod]
     public void TestVersion2FileIsPackedAndScoresLikeTheTrainedModel()
     {
+        using var everywhere = ProcessSwitches.BinaryEngineEverywhere();
         string dir = Path.Combine(Path.GetTempPath(), "lsq-v2-" + Guid.NewGuid().ToString("N"));
         try
         {
