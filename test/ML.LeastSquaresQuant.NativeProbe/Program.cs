@@ -13,8 +13,9 @@ public static class Program
 {
     private const string Usage = """
         usage: NativeProbe conv-raw K S IN OUT nchw|nhwc        one plain libtorch convolution vs float64
-               NativeProbe conv-sweep raw|guarded [K,…] [full]  every configuration; "bad" lines, exit 1 if any
+               NativeProbe conv-sweep raw|guarded [K,…] [quick|full|wide] [SIZE]  every configuration; "bad" lines, exit 1 if any
                NativeProbe networks                             train and score every network shape (NetworkRuns)
+               NativeProbe step-gradients IN QUANTIZED WIDTH    float32 vs float64 gradients of one step (StepGradients)
                NativeProbe make-fixture DIR                     a tiny model file and its scores (Fixtures)
                NativeProbe model-size W STAGES C SIZE CLASSES DIR   sizes of a saved ls-2/ls-1 student (ModelSizes)
                NativeProbe load-score C H W MODEL.zip…          load saved models, score one image each (ModelScoring)
@@ -27,10 +28,10 @@ public static class Program
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         switch (args.FirstOrDefault())
         {
-            case "conv-raw" when args.Length == 6:
+            case "conv-raw" or "conv-guarded" when args.Length is 6 or 7:
             {
                 var c = new ConvSweep.Config(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]), args[5] == "nhwc");
-                var e = ConvSweep.Measure(c, Raw);
+                var e = ConvSweep.Measure(c, args[0] == "conv-raw" ? Raw : Guarded, size: args.Length == 7 ? int.Parse(args[6]) : 9);
                 Console.WriteLine($"{c}: fwd {e.Forward:E2} dx {e.InputGrad:E2} dw {e.WeightGrad:E2} scoring {e.Scoring:E2}");
                 return 0;
             }
@@ -38,11 +39,13 @@ public static class Program
             {
                 bool guarded = args[1] == "guarded";
                 var kernels = args.Length > 2 ? args[2].Split(',').Select(int.Parse).ToArray() : [1, 3, 5];
-                var channels = args.Length > 3 && args[3] == "full" ? ConvSweep.Channels : ConvSweep.QuickChannels;
+                string set = args.Length > 3 ? args[3] : "quick";
+                var channels = set switch { "full" => ConvSweep.Channels, "wide" => ConvSweep.WideChannels, _ => ConvSweep.QuickChannels };
+                int size = args.Length > 4 ? int.Parse(args[4]) : 9;
                 int bad = 0, total = 0;
                 foreach (var c in ConvSweep.All(kernels, channels))
                 {
-                    var e = ConvSweep.Measure(c, guarded ? Guarded : Raw);
+                    var e = ConvSweep.Measure(c, guarded ? Guarded : Raw, size: size);
                     total++;
                     if (!(e.Forward < 1e-4 && e.InputGrad < 1e-4 && e.WeightGrad < 1e-4 && e.Scoring < 1e-4))
                     {
@@ -58,6 +61,8 @@ public static class Program
             case "model-size" when args.Length == 7:
                 return ModelSizes.Measure(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]),
                     int.Parse(args[5]), args[6]);
+            case "step-gradients" when args.Length == 4:
+                return StepGradients.Run(int.Parse(args[1]), bool.Parse(args[2]), int.Parse(args[3]));
             case "networks":
                 return NetworkRuns.Run();
             case "load-score":

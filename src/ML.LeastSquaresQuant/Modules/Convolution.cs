@@ -18,6 +18,10 @@ namespace ML.LeastSquaresQuant.Modules;
 /// over channels, so it is computed as one (subsampling first for a stride), which never reaches those kernels.</item>
 /// <item>One input channel: NCHW and NHWC are the same memory and libtorch picks the NCHW kernels again, so such
 /// convolutions are computed as unfold + matrix product.</item>
+/// <item>Channels-last forward values are wrong too for some shapes on AVX2 (for example 48 output channels on 6×6
+/// images, batch 2), with no rule we could find. So the first time a shape (channels, kernel, stride, padding, image
+/// size, batch, gradient mode) is seen, its channels-last forward pass is checked once on random data against unfold
+/// + matrix product (no oneDNN convolution kernel); shapes that fail are computed that way from then on.</item>
 /// </list>
 /// Results equal a plain convolution up to float32 rounding; other devices get the plain convolution.
 /// </summary>
@@ -54,12 +58,47 @@ internal static class Convolution
         {
             result = Unfolded(x, weight, bias, stride, padding, dilation);
         }
+        else if (groups == 1 && !ChannelsLastForwardIsRight(x, weight, stride, padding, dilation))
+        {
+            result = Unfolded(x, weight, bias, stride, padding, dilation);
+        }
         else
         {
             result = nn.functional.conv2d(ChannelsLast.Convert(x), weight, bias, [stride, stride], [padding, padding],
                 [dilation, dilation], groups);
         }
         return result.MoveToOuterDisposeScope();
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> CheckedShapes = new();
+
+    /// <summary>
+    /// Whether libtorch's channels-last convolution gives the right forward values for this shape: checked once per
+    /// shape and gradient mode on random data against <see cref="Unfolded"/>, then remembered for the process.
+    /// </summary>
+    private static bool ChannelsLastForwardIsRight(Tensor x, Tensor weight, long stride, long padding, long dilation)
+    {
+        bool gradient = torch.is_grad_enabled() && (x.requires_grad || weight.requires_grad);
+        string key = string.Join(",", x.shape) + "|" + string.Join(",", weight.shape) + $"|{stride}|{padding}|{dilation}|{gradient}";
+        return CheckedShapes.GetOrAdd(key, _ =>
+        {
+            using var scope = NewDisposeScope();
+            var probeX = ChannelsLast.Convert(torch.randn(x.shape));
+            var probeW = torch.randn(weight.shape).div_(Math.Sqrt(weight[0].numel()));
+            if (gradient)
+            {
+                probeX.requires_grad_(true);
+            }
+            var actual = nn.functional.conv2d(probeX, probeW, null, [stride, stride], [padding, padding], [dilation, dilation]).detach();
+            Tensor expected;
+            using (torch.no_grad())
+            {
+                expected = Unfolded(probeX.detach(), probeW, null, stride, padding, dilation);
+            }
+            double scale = expected.abs().max().item<float>();
+            double error = (actual - expected).abs().max().item<float>();
+            return error <= 1e-3 * Math.Max(scale, 1e-6);
+        });
     }
 
     /// <summary>A 1×1 convolution as subsampling plus one matrix product over channels, channels-last out.</summary>

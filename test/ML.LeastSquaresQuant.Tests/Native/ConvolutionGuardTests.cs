@@ -48,6 +48,11 @@ public sealed class ConvolutionGuardTests
         Assert.IsFalse(result.TimedOut, "the sweep hung");
         Assert.AreEqual(0, result.ExitCode, $"ISA {level}: {result.Output}\n{result.Error}");
         StringAssert.Contains(result.Output, "0 bad of 1200");
+        // Wider layers on small images, as in a network's last stages: on AVX2 oneDNN's channels-last forward gave
+        // wrong values here (48 or 100 output channels on 3×3 or 6×6 images).
+        var wide = RunProbe(level, "conv-sweep", "guarded", "1,3", "wide", "6");
+        Assert.AreEqual(0, wide.ExitCode, $"ISA {level}: {wide.Output}\n{wide.Error}");
+        StringAssert.Contains(wide.Output, "0 bad of 288");
     }
 
     [TestMethod]
