@@ -1,12 +1,4 @@
-using System.Linq;
 using BenchmarkDotNet.Attributes;
-using ML.LeastSquaresQuant.Models;
-using ML.LeastSquaresQuant.Modules;
-using ML.LeastSquaresQuant.Quantization;
-using ML.LeastSquaresQuant.Training;
-using TorchSharp;
-using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace ML.LeastSquaresQuant.Benchmarks;
 
@@ -18,10 +10,7 @@ namespace ML.LeastSquaresQuant.Benchmarks;
 [SimpleJob(launchCount: 1, warmupCount: 2, iterationCount: 5)]
 public class TrainingBenchmarks
 {
-    private nn.Module<Tensor, Tensor> _model = null!;
-    private nn.Module<Tensor, Tensor>? _teacher;
-    private OptimizerHelper _optimizer = null!;
-    private Tensor _trainBatch = null!, _labels = null!, _evalBatch = null!;
+    private ResNetStep _step = null!;
 
     /// <summary>Activation/weight schemes; "+KD" distils from a full-precision teacher.</summary>
     [Params("fp/fp", "ls-1/ls-1", "ls-2/ls-1", "ls-2/ls-1+KD")]
@@ -31,51 +20,19 @@ public class TrainingBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        torch.set_num_threads(System.Environment.ProcessorCount);
-        NativeAllocator.Tune();
-        torch.manual_seed(0);
-        var parts = Config.Split('+')[0].Split('/');
-        LayerQuantization? quant = parts[0] == "fp" && parts[1] == "fp" ? null
-            : new LayerQuantization(QuantScheme.Parse(parts[0]), QuantScheme.Parse(parts[1]), ActivationClamp.Symmetric(2));
-        _model = QResNetArchitecture.ResNet18(100, 3, quant).Build();
-        if (Config.EndsWith("+KD", System.StringComparison.Ordinal))
-        {
-            _teacher = QResNetArchitecture.ResNet18(100, 3).Build();
-            _teacher.eval();
-        }
-        _optimizer = new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 2e-4 }.Create(_model.parameters());
-        _trainBatch = torch.randn(32, 3, 32, 32);
-        _labels = torch.randint(0, 100, [32], dtype: ScalarType.Int64);
-        _evalBatch = torch.randn(100, 3, 32, 32);
+        TorchSharp.torch.set_num_threads(System.Environment.ProcessorCount);
+        _step = new ResNetStep(Config, learningRate: 2e-4);
     }
 
     /// <summary>Releases tensors.</summary>
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _trainBatch.Dispose();
-        _labels.Dispose();
-        _evalBatch.Dispose();
-        _model.Dispose();
-        _teacher?.Dispose();
-    }
+    public void Cleanup() => _step.Dispose();
 
     /// <summary>One training step on 32 images.</summary>
     [Benchmark]
-    public void TrainStep32()
-    {
-        using var scope = NewDisposeScope();
-        _model.train();
-        TrainingLoop.Step(_model, _optimizer, _trainBatch, _labels, _teacher, 5, true);
-    }
+    public void TrainStep32() => _step.Train();
 
     /// <summary>One evaluation batch of 100 images.</summary>
     [Benchmark]
-    public void Eval100()
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        _model.eval();
-        _model.call(_evalBatch);
-    }
+    public void Eval100() => _step.Evaluate();
 }

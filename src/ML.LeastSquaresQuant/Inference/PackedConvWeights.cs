@@ -67,7 +67,10 @@ internal sealed class PackedConvWeights
     public int RowLength => InChannels * KernelSize * KernelSize;
 
     /// <summary>Bytes per (plane, output channel) row: ceil(C·K·K / 8).</summary>
-    public int RowBytes => (RowLength + 7) / 8;
+    public int RowBytes => RowBytesFor(InChannels, KernelSize);
+
+    /// <summary>Bytes of one (plane, output channel) row for C input channels and a K×K kernel: ceil(C·K·K / 8).</summary>
+    public static int RowBytesFor(long inChannels, long kernelSize) => checked((int)((inChannels * kernelSize * kernelSize + 7) / 8));
 
     /// <summary>Whether the sign of element <paramref name="e"/> of output row <paramref name="o"/> in plane
     /// <paramref name="plane"/> is +1.</summary>
@@ -92,7 +95,7 @@ internal sealed class PackedConvWeights
         {
             throw new ArgumentException($"Expected {(long)outChannels * rowLength} weights; got {weights.Length}.", nameof(weights));
         }
-        int rowBytes = (rowLength + 7) / 8;
+        int rowBytes = RowBytesFor(inChannels, kernelSize);
         var signs = new byte[(long)planeCount * outChannels * rowBytes];
         var alpha = scalars.ToArray();
         Span<float> residual = stackalloc float[64];

@@ -117,13 +117,7 @@ internal sealed class BlockScoredDataView : IDataView
             while (_count < _blockRows && _ahead.MoveNext())
             {
                 _source(ref _buffer);
-                // A short vector would leave the previous row's pixels in place; sparse ones of the right length densify.
-                if (_buffer.Length != _imageSize)
-                {
-                    throw new InvalidOperationException($"Features column '{_model.FeatureColumnName}' holds {_buffer.Length} values " +
-                        $"in row {_ahead.Position} but the model needs {_imageSize} ({_model.Shape}).");
-                }
-                _buffer.CopyTo(_pixels, _count * _imageSize);
+                _model.CopyFeatures(_buffer, _pixels.AsSpan(_count * _imageSize, _imageSize), _ahead.Position);
                 _count++;
             }
             if (_count == 0)
@@ -136,13 +130,7 @@ internal sealed class BlockScoredDataView : IDataView
             _model.Probabilities(images).data<float>().CopyTo(_probabilities, 0);
             for (int r = 0; r < _count; r++)
             {
-                var row = _probabilities.AsSpan(r * _classes, _classes);
-                int best = 0;
-                for (int c = 1; c < row.Length; c++)
-                {
-                    if (row[c] > row[best]) { best = c; }
-                }
-                _predicted[r] = (uint)best + 1;
+                _predicted[r] = LsQuantResNetTransformer.PredictedKey(_probabilities.AsSpan(r * _classes, _classes));
             }
         }
 

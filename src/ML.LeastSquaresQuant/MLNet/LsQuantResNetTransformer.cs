@@ -167,6 +167,32 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
         return nn.functional.softmax(_network.call((images - mean) / std), 1).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Copies one row's features into <paramref name="pixels"/> (a sparse vector of the right length is densified). A
+    /// vector of another length is refused: copying it would leave another row's pixels in place and silently repeat
+    /// that row's scores.
+    /// </summary>
+    internal void CopyFeatures(in VBuffer<float> features, Span<float> pixels, long row)
+    {
+        if (features.Length != pixels.Length)
+        {
+            throw new InvalidOperationException(
+                $"Features column '{FeatureColumnName}' holds {features.Length} values in row {row} but the model needs {pixels.Length} ({Shape}).");
+        }
+        features.CopyTo(pixels);
+    }
+
+    /// <summary>The predicted label's key (1-based index of the largest probability; the first one on ties).</summary>
+    internal static uint PredictedKey(ReadOnlySpan<float> probabilities)
+    {
+        int best = 0;
+        for (int c = 1; c < probabilities.Length; c++)
+        {
+            if (probabilities[c] > probabilities[best]) { best = c; }
+        }
+        return (uint)best + 1;
+    }
+
     /// <summary>Releases the network's native memory.</summary>
     public void Dispose() => _network.Dispose();
 
@@ -237,25 +263,13 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
                     return;
                 }
                 source(ref buffer);
-                // A short vector (e.g. a VBuffer with 0 values) would leave the previous row's pixels in place and
-                // silently repeat its scores; a sparse vector of the right length is densified by CopyTo.
-                if (buffer.Length != pixels.Length)
-                {
-                    throw new InvalidOperationException(
-                        $"Features column '{_parent.FeatureColumnName}' holds {buffer.Length} values in row {input.Position} but the model needs {pixels.Length} ({_parent.Shape}).");
-                }
-                buffer.CopyTo(pixels);
+                _parent.CopyFeatures(buffer, pixels, input.Position);
                 using (var scope = NewDisposeScope())
                 {
                     var image = torch.tensor(pixels, [1, _parent.Shape.Channels, _parent.Shape.Height, _parent.Shape.Width]);
                     _parent.Probabilities(image).data<float>().CopyTo(probabilities, 0);
                 }
-                int best = 0;
-                for (int c = 1; c < probabilities.Length; c++)
-                {
-                    if (probabilities[c] > probabilities[best]) { best = c; }
-                }
-                predicted = (uint)best + 1;
+                predicted = PredictedKey(probabilities);
                 cachedPosition = input.Position;
             }
             return

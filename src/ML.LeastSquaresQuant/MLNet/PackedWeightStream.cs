@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using ML.LeastSquaresQuant.Inference;
+using ML.LeastSquaresQuant.Models;
 using ML.LeastSquaresQuant.Modules;
 using static TorchSharp.torch;
 
@@ -33,8 +34,7 @@ internal static class PackedWeightStream
         using var payload = new MemoryStream();
         using (var w = new BinaryWriter(payload, System.Text.Encoding.UTF8, leaveOpen: true))
         {
-            var packed = PackedConvolutions(network);
-            var entries = Entries(network, packed).ToList();
+            var entries = QuantizedWeights.Entries(network).ToList();
             w.Write(entries.Count);
             foreach (var (name, tensor, conv) in entries)
             {
@@ -72,8 +72,7 @@ internal static class PackedWeightStream
     /// values; the message names the entry.</exception>
     public static void Read(byte[] payload, nn.Module network)
     {
-        var packed = PackedConvolutions(network);
-        var entries = Entries(network, packed).ToList();
+        var entries = QuantizedWeights.Entries(network).ToList();
         long expected = ExpectedLength(entries);
         if (payload.Length != expected)
         {
@@ -135,7 +134,7 @@ internal static class PackedWeightStream
         {
             throw new FormatException($"weights entry '{name}' has a NaN, infinite or negative scalar");
         }
-        int rowBytes = checked((int)((conv.InChannels * conv.KernelSize * conv.KernelSize + 7) / 8));
+        int rowBytes = PackedConvWeights.RowBytesFor(conv.InChannels, conv.KernelSize);
         var signs = r.ReadBytes(checked(planes * o * rowBytes));
         var weights = new PackedConvWeights(o, (int)conv.InChannels, (int)conv.KernelSize, planes, scalars, signs);
         conv.StoredPlanes = weights;
@@ -155,7 +154,7 @@ internal static class PackedWeightStream
             if (conv is not null)
             {
                 int planes = BinaryConvolution.StepCount(conv.Quantization.WeightScheme);
-                total += 16 + conv.OutChannels * planes * 4L + planes * conv.OutChannels * ((conv.InChannels * conv.KernelSize * conv.KernelSize + 7) / 8);
+                total += 16 + conv.OutChannels * planes * 4L + (long)planes * conv.OutChannels * PackedConvWeights.RowBytesFor(conv.InChannels, conv.KernelSize);
             }
             else
             {
@@ -173,26 +172,6 @@ internal static class PackedWeightStream
             prefix++;
         }
         return prefix + bytes;
-    }
-
-    /// <summary>The quantized convolutions whose weights are stored packed, by module name.</summary>
-    private static Dictionary<string, QuantConv2d> PackedConvolutions(nn.Module network) =>
-        network.named_modules().Where(m => m.module is QuantConv2d conv && conv.Quantization.WeightScheme.IsQuantized)
-            .ToDictionary(m => m.name, m => (QuantConv2d)m.module);
-
-    private static IEnumerable<(string Name, Tensor Tensor, QuantConv2d? Conv)> Entries(nn.Module network,
-        Dictionary<string, QuantConv2d> packed)
-    {
-        foreach (var (name, tensor) in network.state_dict())
-        {
-            int dot = name.LastIndexOf('.');
-            string owner = dot < 0 ? "" : name[..dot];
-            if (owner.EndsWith(".w_quant", StringComparison.Ordinal) && packed.ContainsKey(owner[..^8]))
-            {
-                continue;
-            }
-            yield return (name, tensor, name.EndsWith(".weight", StringComparison.Ordinal) && packed.TryGetValue(owner, out var conv) ? conv : null);
-        }
     }
 
     /// <summary>A name read from a damaged file, safe to put in a message.</summary>

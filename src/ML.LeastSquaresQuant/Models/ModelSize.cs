@@ -22,26 +22,16 @@ public sealed record ModelSize(long FullPrecisionBytes, long QuantizedBytes, lon
     public static ModelSize Measure(nn.Module network)
     {
         ArgumentNullException.ThrowIfNull(network);
-        var quantized = network.named_modules()
-            .Where(m => m.module is QuantConv2d conv && conv.Quantization.WeightScheme.IsQuantized)
-            .ToDictionary(m => m.name, m => (QuantConv2d)m.module);
         long full = 0, packedBits = 0, quantizedCount = 0;
-        foreach (var (name, tensor) in network.state_dict())
+        foreach (var (_, tensor, conv) in QuantizedWeights.Entries(network))
         {
             if (!tensor.is_floating_point())
             {
                 continue; // counters such as num_batches_tracked are not part of a deployed model
             }
             long floatBytes = tensor.numel() * 4;
-            int dot = name.LastIndexOf('.');
-            string owner = dot < 0 ? "" : name[..dot], leaf = dot < 0 ? name : name[(dot + 1)..];
-            bool weightScalarCache = owner.EndsWith(".w_quant", StringComparison.Ordinal) && quantized.ContainsKey(owner[..^8]);
-            if (weightScalarCache)
-            {
-                continue; // counted with the weights they belong to
-            }
             full += floatBytes;
-            if (leaf == "weight" && quantized.TryGetValue(owner, out var conv))
+            if (conv is not null)
             {
                 var scheme = conv.Quantization.WeightScheme;
                 packedBits += tensor.numel() * scheme.BinaryVectorCount + conv.OutChannels * scheme.ScalarCount * 32L;

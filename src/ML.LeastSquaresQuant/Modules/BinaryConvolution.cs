@@ -15,6 +15,11 @@ namespace ML.LeastSquaresQuant.Modules;
 /// </summary>
 internal sealed class BinaryConvolution
 {
+    // One packing buffer per thread, reused by every layer: it is consumed before Forward returns, and allocating the
+    // planes anew per layer and call (a megabyte at batch 64) only fed the garbage collector.
+    [ThreadStatic]
+    private static PackedActivations? t_packed;
+
     private readonly BinaryConv2d _layer;
     private readonly ActivationQuantizer _quantizer;
     private readonly ActivationClamp _clamp;
@@ -91,7 +96,7 @@ internal sealed class BinaryConvolution
             scalars = cat([scalars, scalars], 1);
         }
         scalars = scalars.expand(n, _planes).contiguous();
-        var packed = new PackedActivations();
+        var packed = t_packed ??= new PackedActivations();
         packed.Pack(MemoryMarshal.Cast<byte, float>(clamped.bytes), MemoryMarshal.Cast<byte, float>(scalars.bytes), n, h, w, c, _planes);
         int outH = _layer.OutputSize(h), outW = _layer.OutputSize(w), outC = _layer.Weights.OutChannels;
         var output = empty(n, outH, outW, outC);

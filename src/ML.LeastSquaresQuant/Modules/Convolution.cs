@@ -70,7 +70,11 @@ internal static class Convolution
         return result.MoveToOuterDisposeScope();
     }
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> CheckedShapes = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<ShapeKey, bool> CheckedShapes = new();
+
+    /// <summary>What oneDNN's kernel choice can depend on: the shapes, the geometry and whether a gradient is wanted.</summary>
+    private readonly record struct ShapeKey(long N, long C, long H, long W, long Out, long KernelH, long KernelW,
+        long Stride, long Padding, long Dilation, bool Gradient);
 
     /// <summary>
     /// Whether libtorch's channels-last convolution gives the right forward values for this shape: checked once per
@@ -79,7 +83,8 @@ internal static class Convolution
     private static bool ChannelsLastForwardIsRight(Tensor x, Tensor weight, long stride, long padding, long dilation)
     {
         bool gradient = torch.is_grad_enabled() && (x.requires_grad || weight.requires_grad);
-        string key = string.Join(",", x.shape) + "|" + string.Join(",", weight.shape) + $"|{stride}|{padding}|{dilation}|{gradient}";
+        long[] xs = x.shape, ws = weight.shape;
+        var key = new ShapeKey(xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], stride, padding, dilation, gradient);
         return CheckedShapes.GetOrAdd(key, _ =>
         {
             using var scope = NewDisposeScope();

@@ -31,7 +31,7 @@ public sealed class BlockScoringTests
     {
         using var everywhere = ProcessSwitches.BinaryEngineEverywhere();
         var ml = new MLContext(seed: 1);
-        var model = ml.Model.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "format-v1", "model.zip"), out _);
+        var model = ml.Model.Load(PackedModelFileTests.FixturePath("model.zip"), out _);
         ((TransformerChain<ITransformer>)model).OfType<LsQuantResNetTransformer>().Single().UseBinaryEngine = engine;
         // 150 rows: two full blocks of 64 and a partial one, so rows on both sides of a block boundary are checked.
         var rows = Fixtures.Rows(150);
@@ -57,7 +57,7 @@ public sealed class BlockScoringTests
     {
         using var everywhere = ProcessSwitches.BinaryEngineEverywhere();
         var ml = new MLContext(seed: 1);
-        var model = ml.Model.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "format-v1", "model.zip"), out _);
+        var model = ml.Model.Load(PackedModelFileTests.FixturePath("model.zip"), out _);
         var single = ml.Model.CreatePredictionEngine<Fixtures.Row, Fixtures.Scores>(model);
         var rows = Fixtures.Rows(64);
         var data = ml.Data.LoadFromEnumerable(rows);
@@ -86,7 +86,7 @@ public sealed class BlockScoringTests
     public void TestAShortRowInABlockIsRefused()
     {
         var ml = new MLContext(seed: 1);
-        var model = ml.Model.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "format-v1", "model.zip"), out _);
+        var model = ml.Model.Load(PackedModelFileTests.FixturePath("model.zip"), out _);
         var rows = Fixtures.Rows(10);
         var schema = Microsoft.ML.Data.SchemaDefinition.Create(typeof(Fixtures.Row));
         var data = ml.Data.LoadFromEnumerable(rows.Select((r, i) => i == 7 ? new Fixtures.Row { Label = r.Label, Features = [] } : r), schema);

@@ -20,7 +20,6 @@ namespace ML.LeastSquaresQuant.Tests.MLNet;
 public sealed class HostileImageFileTests
 {
     [TestMethod]
-    [Timeout(300_000, CooperativeCancellation = true)]
     public void TestDamagedImagesGiveManagedErrorsOrValidScores()
     {
         string root = Path.Combine(Path.GetTempPath(), "lsq-hostile-img-" + Guid.NewGuid().ToString("N"));

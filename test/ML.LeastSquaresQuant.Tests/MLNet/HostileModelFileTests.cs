@@ -49,7 +49,6 @@ public sealed class HostileModelFileTests
     }
 
     [TestMethod]
-    [Timeout(600_000, CooperativeCancellation = true)]
     public void TestDamagedModelFilesAreRefusedOrScoreIdentically()
     {
         Directory.CreateDirectory(Folder);

@@ -5,6 +5,8 @@ using System.IO;
 using System.Linq;
 using System.Threading.Tasks;
 
+using ML.LeastSquaresQuant.Tests.Infrastructure;
+
 namespace ML.LeastSquaresQuant.Tests.MLNet;
 
 /// <summary>How one damaged file fared in a child process.</summary>
@@ -45,13 +47,7 @@ internal static class HostileProbeRunner
 {
     private const int TimeoutSeconds = 60;
 
-    public static string ProbePath()
-    {
-        string testDir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-        string framework = Path.GetFileName(testDir), configuration = Path.GetFileName(Path.GetDirectoryName(testDir)!);
-        return Path.GetFullPath(Path.Combine(testDir, "..", "..", "..", "..", "ML.LeastSquaresQuant.NativeProbe",
-            "bin", configuration, framework, "ML.LeastSquaresQuant.NativeProbe.dll"));
-    }
+    public static string ProbePath() => ChildProcess.ProgramPath("ML.LeastSquaresQuant.NativeProbe");
 
     /// <summary>Runs every (case, file) and classifies it against the original's "ok …" line.</summary>
     /// <param name="cases">Case names and files.</param>

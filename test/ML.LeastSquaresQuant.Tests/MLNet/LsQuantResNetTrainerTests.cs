@@ -138,24 +138,9 @@ public sealed class LsQuantResNetTrainerTests
 
     private static string[] RunProbe(string modelPath, string[] images)
     {
-        string testDir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-        string framework = Path.GetFileName(testDir), configuration = Path.GetFileName(Path.GetDirectoryName(testDir)!);
-        string probe = Path.GetFullPath(Path.Combine(testDir, "..", "..", "..", "..", "ML.LeastSquaresQuant.ScoringProbe",
-            "bin", configuration, framework, "ML.LeastSquaresQuant.ScoringProbe.dll"));
-        Assert.IsTrue(File.Exists(probe), $"the scoring probe is not built at {probe}");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(probe);
-        start.ArgumentList.Add(modelPath);
-        foreach (var image in images)
-        {
-            start.ArgumentList.Add(image);
-        }
-        using var process = Process.Start(start)!;
-        string output = process.StandardOutput.ReadToEnd();
-        string error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.AreEqual(0, process.ExitCode, $"probe failed: {error}");
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var result = ChildProcess.Run("ML.LeastSquaresQuant.ScoringProbe", [modelPath, .. images]);
+        Assert.AreEqual(0, result.ExitCode, $"probe failed: {result.Error}");
+        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
     [TestMethod]

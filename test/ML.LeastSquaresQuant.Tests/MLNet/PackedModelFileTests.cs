@@ -17,7 +17,7 @@ namespace ML.LeastSquaresQuant.Tests.MLNet;
 [DoNotParallelize]
 public sealed class PackedModelFileTests
 {
-    private static string FixturePath(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "format-v1", name);
+    internal static string FixturePath(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "format-v1", name);
 
     private static float[][] Scores(MLContext ml, ITransformer model) =>
         ml.Data.CreateEnumerable<Fixtures.Scores>(model.Transform(ml.Data.LoadFromEnumerable(Fixtures.Rows(8))), reuseRowObject: false)

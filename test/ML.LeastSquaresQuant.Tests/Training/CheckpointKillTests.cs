@@ -51,7 +51,6 @@ public sealed class CheckpointKillTests
         Directory.Exists(directory) ? Directory.GetFiles(directory, "*.tmp") : [];
 
     [TestMethod]
-    [Timeout(300_000, CooperativeCancellation = true)]
     public void TestKilledTrainingResumesToTheUninterruptedWeights()
     {
         string root = Path.Combine(Path.GetTempPath(), "lsq-kill-" + Guid.NewGuid().ToString("N"));
