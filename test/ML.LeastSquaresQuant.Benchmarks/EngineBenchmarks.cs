@@ -55,9 +55,9 @@ public class EngineBenchmarks
             if (module is QuantConv2d conv)
             {
                 conv.FreezeWeights();
-                conv.UseBinaryEngine(Path == "engine");
             }
         }
+        BinaryEngine.Use(_network, Path == "engine");
         _images = rand(Batch, channels, size, size).DetachFromDisposeScope();
     }
 

@@ -71,8 +71,25 @@ internal sealed class BinaryConv2d
         CheckShapes(input, output.Length, 1);
         fixed (float* o = output)
         {
-            Run(input, o, null, path ?? BinaryKernels.Best);
+            Run(input, o, null, path ?? BinaryKernels.Best, ConvEpilogue.None, null);
         }
+    }
+
+    /// <summary>
+    /// Computes the output NHWC [N, Ho, Wo, O] into <paramref name="output"/> and applies <paramref name="epilogue"/>
+    /// to each output pixel, with <paramref name="residual"/> (NHWC, the output's shape) as its residual when given.
+    /// </summary>
+    /// <param name="input">Packed activations with C = <see cref="KernelConvWeights.InChannels"/>.</param>
+    /// <param name="output">N·Ho·Wo·O floats.</param>
+    /// <param name="outputLength">The length of <paramref name="output"/> (checked against the shapes).</param>
+    /// <param name="epilogue">Nonlinearity and residual addition.</param>
+    /// <param name="residual">N·Ho·Wo·O floats, or null.</param>
+    public unsafe void Forward(PackedActivations input, float* output, long outputLength, ConvEpilogue epilogue, float* residual)
+    {
+        ArgumentNullException.ThrowIfNull(epilogue);
+        CheckShapes(input, outputLength, 1);
+        epilogue.Check(Weights.OutChannels);
+        Run(input, output, null, BinaryKernels.Best, epilogue, residual);
     }
 
     /// <summary>The integers B_ij as [N, Ho, Wo, kA, kW, O] (for comparing kernel paths).</summary>
@@ -81,11 +98,11 @@ internal sealed class BinaryConv2d
         CheckShapes(input, counts.Length, input.PlaneCount * Weights.PlaneCount);
         fixed (int* c = counts)
         {
-            Run(input, null, c, path ?? BinaryKernels.Best);
+            Run(input, null, c, path ?? BinaryKernels.Best, ConvEpilogue.None, null);
         }
     }
 
-    private void CheckShapes(PackedActivations input, int length, int perChannel)
+    private void CheckShapes(PackedActivations input, long length, int perChannel)
     {
         ArgumentNullException.ThrowIfNull(input);
         int ho = OutputSize(input.Height), wo = OutputSize(input.Width);
@@ -102,7 +119,7 @@ internal sealed class BinaryConv2d
         }
     }
 
-    private unsafe void Run(PackedActivations input, float* output, int* counts, BinaryKernelPath path)
+    private unsafe void Run(PackedActivations input, float* output, int* counts, BinaryKernelPath path, ConvEpilogue epilogue, float* residual)
     {
         BinaryKernels.EnsureSupported(path);
         var w = Weights;
@@ -118,7 +135,7 @@ internal sealed class BinaryConv2d
             {
                 Layer = this, Input = input, Path = path, OutWidth = wo, OutHeight = ho,
                 Activations = (nint)act, WeightBits = (nint)bits, V = (nint)v, Alpha = (nint)alpha, Bias = (nint)bias,
-                Output = (nint)output, CountsOut = (nint)counts,
+                Output = (nint)output, CountsOut = (nint)counts, Epilogue = epilogue, Residual = (nint)residual,
             };
             int chunks = Math.Min(rows, Environment.ProcessorCount * 4);
             if (work < ParallelThreshold || Environment.ProcessorCount == 1 || chunks <= 1)
@@ -147,6 +164,8 @@ internal sealed class BinaryConv2d
         public nint Bias { get; init; }
         public nint Output { get; init; }
         public nint CountsOut { get; init; }
+        public ConvEpilogue Epilogue { get; init; }
+        public nint Residual { get; init; }
 
         /// <summary>Rows [<paramref name="first"/>, <paramref name="end"/>) of the flattened (n, y) axis.</summary>
         // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
@@ -201,6 +220,7 @@ internal sealed class BinaryConv2d
                             if (Output != 0)
                             {
                                 Combine(scratch, coef, (double*)Bias, (float*)Output + pixel * o, pairs, pad, o);
+                                Epilogue.Apply((float*)Output + pixel * o, Residual == 0 ? null : (float*)Residual + pixel * o, o);
                             }
                             else
                             {

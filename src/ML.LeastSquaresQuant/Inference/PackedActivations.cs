@@ -1,8 +1,13 @@
 using System;
+using System.Buffers;
 using System.Runtime.Intrinsics;
 using System.Threading.Tasks;
 
 namespace ML.LeastSquaresQuant.Inference;
+
+/// <summary>Writes the step scalars of one sample's (mapped, clamped) activations; <paramref name="scratch"/> is
+/// working space as long as <paramref name="values"/>.</summary>
+internal delegate void SampleScalars(ReadOnlySpan<float> values, Span<float> scratch, Span<float> scalars);
 
 /// <summary>
 /// Quantized activations as ±1 bit-planes plus per-sample step scalars, the input of <see cref="BinaryConv2d"/>.
@@ -46,6 +51,9 @@ internal sealed class PackedActivations
     /// <summary>The step scalars v[n, i] as [N, kA] row-major; may be longer than needed (reused buffer).</summary>
     public float[] Scalars => _scalars;
 
+    /// <summary>Values of one input sample: H·W·C.</summary>
+    private long ElementsPerSample => (long)Height * Width * Channels;
+
     /// <summary>Words of one sample: kA·H·W·words.</summary>
     public long SampleStride => (long)PlaneCount * Height * Width * WordsPerPixel;
 
@@ -72,21 +80,7 @@ internal sealed class PackedActivations
             throw new ArgumentException($"Expected {elements} activations and {(long)batch * planeCount} scalars; got " +
                 $"{nhwc.Length} and {scalars.Length}.");
         }
-        Batch = batch;
-        Height = height;
-        Width = width;
-        Channels = channels;
-        PlaneCount = planeCount;
-        WordsPerPixel = (channels + 63) / 64;
-        long words = SampleStride * batch;
-        if (_bits.Length < words)
-        {
-            _bits = new ulong[words];
-        }
-        if (_scalars.Length < scalars.Length)
-        {
-            _scalars = new float[scalars.Length];
-        }
+        Resize(batch, height, width, channels, planeCount, scalars.Length);
         scalars.CopyTo(_scalars);
         unsafe
         {
@@ -99,28 +93,101 @@ internal sealed class PackedActivations
                 {
                     for (int n = 0; n < batch; n++)
                     {
-                        PackSample((float*)xp, (ulong*)bp, (float*)vp, n);
+                        PackSample((float*)xp + n * ElementsPerSample, (ulong*)bp + n * SampleStride, (float*)vp + (long)n * planeCount);
                     }
                 }
                 else
                 {
-                    Parallel.For(0, batch, n => PackSample((float*)xp, (ulong*)bp, (float*)vp, n));
+                    Parallel.For(0, batch, n => PackSample((float*)xp + n * ElementsPerSample, (ulong*)bp + n * SampleStride, (float*)vp + (long)n * planeCount));
                 }
             }
         }
     }
 
-    /// <summary>Packs every pixel of sample <paramref name="n"/>; planes of one pixel are written together.</summary>
-    private unsafe void PackSample(float* x, ulong* bits, float* v, int n)
+    /// <summary>
+    /// Packs float32 NHWC activations after a per-channel map (batch norm and clamp): each sample is mapped into a
+    /// scratch row, <paramref name="scalars"/> computes its step scalars from that row, and the row is packed. One
+    /// pass per sample over memory it owns, samples in parallel.
+    /// </summary>
+    /// <param name="nhwc">The activations [N, H, W, C] before the map.</param>
+    /// <param name="batch">N.</param>
+    /// <param name="height">H.</param>
+    /// <param name="width">W.</param>
+    /// <param name="map">The per-channel map; its channel count is C.</param>
+    /// <param name="planeCount">kA ≥ 1.</param>
+    /// <param name="scalars">Writes the kA step scalars of one mapped sample.</param>
+    public unsafe void PackFused(float* nhwc, int batch, int height, int width, ChannelAffine map, int planeCount, SampleScalars scalars)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        ArgumentNullException.ThrowIfNull(scalars);
+        Resize(batch, height, width, map.Channels, planeCount, (long)batch * planeCount);
+        int elements = checked(height * width * map.Channels);
+        fixed (ulong* bits = _bits)
+        fixed (float* v = _scalars)
+        {
+            nint xp = (nint)nhwc, bp = (nint)bits, vp = (nint)v;
+            void Sample(int n)
+            {
+                float[] mapped = ArrayPool<float>.Shared.Rent(elements), scratch = ArrayPool<float>.Shared.Rent(elements);
+                try
+                {
+                    fixed (float* y = mapped)
+                    {
+                        map.Apply((float*)xp + (long)n * elements, y, (long)height * width);
+                        var sampleScalars = new Span<float>((float*)vp + (long)n * planeCount, planeCount);
+                        scalars(new ReadOnlySpan<float>(y, elements), scratch.AsSpan(0, elements), sampleScalars);
+                        PackSample(y, (ulong*)bp + n * SampleStride, (float*)vp + (long)n * planeCount);
+                    }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(mapped);
+                    ArrayPool<float>.Shared.Return(scratch);
+                }
+            }
+            if (batch == 1 || Environment.ProcessorCount == 1)
+            {
+                for (int n = 0; n < batch; n++)
+                {
+                    Sample(n);
+                }
+            }
+            else
+            {
+                Parallel.For(0, batch, Sample);
+            }
+        }
+    }
+
+    private void Resize(int batch, int height, int width, int channels, int planeCount, long scalarCount)
+    {
+        Batch = batch;
+        Height = height;
+        Width = width;
+        Channels = channels;
+        PlaneCount = planeCount;
+        WordsPerPixel = (channels + 63) / 64;
+        long words = SampleStride * batch;
+        if (_bits.Length < words)
+        {
+            _bits = new ulong[words];
+        }
+        if (_scalars.Length < scalarCount)
+        {
+            _scalars = new float[scalarCount];
+        }
+    }
+
+    /// <summary>Packs every pixel of one sample (<paramref name="x"/> its H·W·C values, <paramref name="v"/> its kA
+    /// scalars) into <paramref name="sample"/>; planes of one pixel are written together.</summary>
+    private unsafe void PackSample(float* x, ulong* sample, float* v)
     {
         int pixels = Height * Width, c = Channels, words = WordsPerPixel, k = PlaneCount;
         long planeStride = (long)pixels * words;
-        float* scalars = v + (long)n * k;
-        ulong* sample = bits + n * SampleStride;
         Span<float> residual = stackalloc float[64];
         for (int p = 0; p < pixels; p++)
         {
-            float* row = x + ((long)n * pixels + p) * c;
+            float* row = x + (long)p * c;
             for (int w = 0; w < words; w++)
             {
                 int c0 = w * 64, count = Math.Min(64, c - c0);
@@ -128,7 +195,7 @@ internal sealed class PackedActivations
                 for (int i = 0; i < k; i++)
                 {
                     // The last plane's residual update is never read, but costs nothing worth a branch.
-                    sample[i * planeStride + (long)p * words + w] = SignBitsAndStep(residual[..count], scalars[i]);
+                    sample[i * planeStride + (long)p * words + w] = SignBitsAndStep(residual[..count], v[i]);
                 }
             }
         }

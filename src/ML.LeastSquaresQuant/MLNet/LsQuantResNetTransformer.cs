@@ -81,10 +81,7 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
         get => _useBinaryEngine;
         set
         {
-            foreach (var module in _network.modules())
-            {
-                (module as QuantConv2d)?.UseBinaryEngine(value);
-            }
+            BinaryEngine.Use(_network, value);
             _useBinaryEngine = value;
         }
     }

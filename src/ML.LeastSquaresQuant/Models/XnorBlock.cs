@@ -29,8 +29,22 @@ internal sealed class XnorBlock : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    private XnorBlockEngine? _engine;
+
+    /// <summary>
+    /// Scores evaluation-mode, gradient-free CPU passes as one fused block on the binary engine when both
+    /// convolutions run on it (call after their own <see cref="QuantConv2d.UseBinaryEngine"/>); otherwise, or with
+    /// <paramref name="on"/> false, the modules run one after another.
+    /// </summary>
+    internal void UseBinaryEngine(bool on) =>
+        _engine = on ? XnorBlockEngine.Create(conv1.Engine, bn1, nonlin1, conv2.Engine, bn2, nonlin2, shortcut, doubleShortcut) : null;
+
     public override Tensor forward(Tensor x)
     {
+        if (_engine is not null && !training && x.device_type == TorchSharp.DeviceType.CPU && !TorchSharp.torch.is_grad_enabled())
+        {
+            return _engine.Forward(x);
+        }
         using var scope = NewDisposeScope();
         var first = nonlin1.call(conv1.call(bn1.call(x)));
         Tensor result;

@@ -83,6 +83,61 @@ internal sealed class BinaryConvolution
             checked((int)conv.OutChannels), checked((int)conv.InChannels), checked((int)conv.KernelSize), StepCount(scheme));
     }
 
+    public static long[] DevTimes = new long[4]; public static bool DevLog;
+    /// <summary>The layer the engine runs.</summary>
+    public BinaryConv2d Layer => _layer;
+
+    /// <summary>
+    /// The fused form inside a block: maps NHWC float32 input <paramref name="x"/> [N, H, W, C] by
+    /// <paramref name="map"/> (the batch norm before this convolution and this layer's clamp), quantizes and packs it,
+    /// convolves, and applies <paramref name="epilogue"/> with <paramref name="residual"/> into
+    /// <paramref name="output"/> [N, Ho, Wo, O]. Same values as the modules run one after another.
+    /// </summary>
+    public unsafe void ForwardFused(float* x, int batch, int height, int width, ChannelAffine map, float* output,
+        long outputLength, ConvEpilogue epilogue, float* residual)
+    {
+        var packed = t_packed ??= new PackedActivations();
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        packed.PackFused(x, batch, height, width, map, _planes, SampleScalarsFunction());
+        long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
+        _layer.Forward(packed, output, outputLength, epilogue, residual);
+        long t2 = System.Diagnostics.Stopwatch.GetTimestamp();
+        DevTimes[0] += t1 - t0; DevTimes[1] += t2 - t1; if (DevLog) Console.WriteLine($"  n{batch} {height}x{width}x{map.Channels}->{_layer.Weights.OutChannels} pack {(t1-t0)*1e6/System.Diagnostics.Stopwatch.Frequency/batch:F0} conv {(t2-t1)*1e6/System.Diagnostics.Stopwatch.Frequency/batch:F0} us/img");
+    }
+
+    /// <summary>The clamp bound of this layer's activations (+∞ for none).</summary>
+    public double ClampBound => _clamp.Alpha;
+
+    /// <summary>
+    /// The per-sample scalars of the fused path, as <see cref="ActivationQuantizer.EvaluationScalars"/> gives them:
+    /// the moving averages, or the exact per-sample solution rounded to float32; ls-T repeats v for its two steps.
+    /// </summary>
+    private SampleScalars SampleScalarsFunction()
+    {
+        var running = _quantizer.RunningScalars;
+        if (running is not null)
+        {
+            float[] averages = running.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray();
+            return (_, _, v) =>
+            {
+                for (int i = 0; i < v.Length; i++)
+                {
+                    v[i] = averages[_ternary ? 0 : i];
+                }
+            };
+        }
+        var scheme = _quantizer.Scheme;
+        return (values, scratch, v) =>
+        {
+            Span<double> solved = stackalloc double[scheme.ScalarCount];
+            RowScalars.Solve(values, scheme, scratch, solved);
+            for (int i = 0; i < v.Length; i++)
+            {
+                v[i] = (float)solved[_ternary ? 0 : i];
+            }
+        };
+    }
+
     /// <summary>The convolution of <paramref name="x"/> [N, C, H, W] (float32, CPU), channels-last out.</summary>
     public unsafe Tensor Forward(Tensor x)
     {

@@ -106,6 +106,9 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     /// <summary>The binary engine that scores this layer, or <see langword="null"/> for the float path.</summary>
     private BinaryConvolution? _engine;
 
+    /// <summary>The binary engine of this layer, when <see cref="UseBinaryEngine"/> turned it on.</summary>
+    internal BinaryConvolution? Engine => _engine;
+
     /// <summary>The packed form of the quantized weights: the stored planes, or packed from the float weights.</summary>
     internal Inference.PackedConvWeights PackedWeights() => StoredPlanes ?? BinaryConvolution.Pack(this);
 

@@ -1,0 +1,108 @@
+using System;
+using ML.LeastSquaresQuant.Inference;
+using ML.LeastSquaresQuant.Modules;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ML.LeastSquaresQuant.Models;
+
+/// <summary>
+/// An <see cref="XnorBlock"/> scored as one fused pass on the binary engine: each batch norm, clamp, quantizer and
+/// packing runs as one sweep per sample, and each convolution's nonlinearity and shortcut addition run on its
+/// output pixels as they are produced. Only the full-precision down-sampling shortcut stays on libtorch. The
+/// arithmetic is that of the modules run one after another (<see cref="ChannelAffine"/>, <see cref="ConvEpilogue"/>),
+/// so the block gives the same values as its convolutions scored on the engine one by one.
+/// </summary>
+internal sealed class XnorBlockEngine
+{
+    private readonly BinaryConvolution _conv1, _conv2;
+    private readonly ChannelAffine _map1, _map2;
+    private readonly ConvEpilogue _nonlin1, _nonlin2;
+    private readonly nn.Module<Tensor, Tensor>? _shortcut;
+    private readonly bool _doubleShortcut;
+
+    private XnorBlockEngine(BinaryConvolution conv1, ChannelAffine map1, ConvEpilogue nonlin1, BinaryConvolution conv2,
+        ChannelAffine map2, ConvEpilogue nonlin2, nn.Module<Tensor, Tensor>? shortcut, bool doubleShortcut)
+    {
+        (_conv1, _map1, _nonlin1, _conv2, _map2, _nonlin2) = (conv1, map1, nonlin1, conv2, map2, nonlin2);
+        _shortcut = shortcut;
+        _doubleShortcut = doubleShortcut;
+    }
+
+    /// <summary>The engine for a block whose two convolutions both run on the engine; null otherwise.</summary>
+    public static XnorBlockEngine? Create(BinaryConvolution? conv1, nn.Module<Tensor, Tensor> bn1, nn.Module<Tensor, Tensor> nonlin1,
+        BinaryConvolution? conv2, nn.Module<Tensor, Tensor> bn2, nn.Module<Tensor, Tensor> nonlin2,
+        nn.Module<Tensor, Tensor> shortcut, bool doubleShortcut)
+    {
+        if (conv1 is null || conv2 is null || bn1 is not BatchNorm2d norm1 || bn2 is not BatchNorm2d norm2)
+        {
+            return null;
+        }
+        var epilogue1 = Epilogue(nonlin1, conv1.Layer.Weights.OutChannels);
+        var epilogue2 = Epilogue(nonlin2, conv2.Layer.Weights.OutChannels);
+        if (epilogue1 is null || epilogue2 is null)
+        {
+            return null;
+        }
+        return new XnorBlockEngine(conv1, Map(norm1, conv1.ClampBound), epilogue1, conv2, Map(norm2, conv2.ClampBound), epilogue2,
+            shortcut is Identity ? null : shortcut, doubleShortcut);
+    }
+
+    /// <summary>The block's output for <paramref name="x"/> [N, C, H, W] (CPU float32), channels-last.</summary>
+    public unsafe Tensor Forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        if (x.dim() != 4 || x.shape[1] != _map1.Channels)
+        {
+            throw new ArgumentException($"The block expects input [N, {_map1.Channels}, H, W] but got [{string.Join(", ", x.shape)}].", nameof(x));
+        }
+        var input = ChannelsLast.Convert(x.to_type(ScalarType.Float32));
+        int n = checked((int)input.shape[0]), h = checked((int)input.shape[2]), w = checked((int)input.shape[3]);
+        var inputMemory = input.permute(0, 2, 3, 1).contiguous();
+        var shortcut = _shortcut is null ? inputMemory : ChannelsLast.Convert(_shortcut.call(input)).permute(0, 2, 3, 1).contiguous();
+        var layer1 = _conv1.Layer;
+        int ho = layer1.OutputSize(h), wo = layer1.OutputSize(w), channels = layer1.Weights.OutChannels;
+        var first = empty(n, ho, wo, channels);
+        var output = empty(n, ho, wo, channels);
+        long length = (long)n * ho * wo * channels;
+        if (shortcut.numel() != length)
+        {
+            throw new InvalidOperationException($"The shortcut gives {shortcut.numel()} values for a block output of {length}.");
+        }
+        fixed (byte* xp = inputMemory.bytes, sp = shortcut.bytes, fp = first.bytes, op = output.bytes)
+        {
+            _conv1.ForwardFused((float*)xp, n, h, w, _map1, (float*)fp, length, _nonlin1, _doubleShortcut ? (float*)sp : null);
+            _conv2.ForwardFused((float*)fp, n, ho, wo, _map2, (float*)op, length, _nonlin2, _doubleShortcut ? (float*)fp : (float*)sp);
+        }
+        return output.permute(0, 3, 1, 2).MoveToOuterDisposeScope();
+    }
+
+    private static ChannelAffine Map(BatchNorm2d norm, double clampBound)
+    {
+        static float[] Values(Tensor? t, long channels, float fill) =>
+            t is null ? System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Repeat(fill, (int)channels))
+                : t.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray();
+        long c = norm.num_features;
+        return ChannelAffine.FromBatchNorm(Values(norm.running_mean, c, 0), Values(norm.running_var, c, 1), Values(norm.weight, c, 1),
+            Values(norm.bias, c, 0), norm.eps, clampBound);
+    }
+
+    private static ConvEpilogue? Epilogue(nn.Module<Tensor, Tensor> nonlinearity, int channels)
+    {
+        switch (nonlinearity)
+        {
+            case ReLU:
+                return new ConvEpilogue(EpilogueNonlinearity.ReLU, null);
+            case Identity:
+                return ConvEpilogue.None;
+            case PReLU prelu when prelu.num_parameters == 1 || prelu.num_parameters == channels:
+            {
+                // A single shared slope is broadcast over the channels, as libtorch does.
+                using var slopes = prelu.weight!.detach().cpu().to_type(ScalarType.Float32).expand(channels).contiguous();
+                return new ConvEpilogue(EpilogueNonlinearity.PReLU, slopes.data<float>().ToArray());
+            }
+            default:
+                return null;
+        }
+    }
+}
