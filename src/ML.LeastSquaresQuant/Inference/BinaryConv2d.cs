@@ -20,6 +20,7 @@ internal sealed class BinaryConv2d
 {
     /// <summary>Below this many 64-bit XOR-popcounts per call the work stays on the calling thread.</summary>
     private const long ParallelThreshold = 1 << 17;
+    public static bool DevSerial;
 
     private readonly double[] _bias;
 
@@ -138,7 +139,7 @@ internal sealed class BinaryConv2d
                 Output = (nint)output, CountsOut = (nint)counts, Epilogue = epilogue, Residual = (nint)residual,
             };
             int chunks = Math.Min(rows, Environment.ProcessorCount * 4);
-            if (work < ParallelThreshold || Environment.ProcessorCount == 1 || chunks <= 1)
+            if (DevSerial || work < ParallelThreshold || Environment.ProcessorCount == 1 || chunks <= 1)
             {
                 job.RunRows(0, rows);
             }
@@ -242,6 +243,7 @@ internal sealed class BinaryConv2d
         }
 
         /// <summary>coef[(i·kW + j)·pad + o] = v[n, i]·α[o, j] in double (exact: a product of two floats).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void FillCoefficients(double* coef, int n, int kA, int kW, int pad, int outChannels)
         {
             float* v = (float*)V + (long)n * kA, alpha = (float*)Alpha;
@@ -260,6 +262,7 @@ internal sealed class BinaryConv2d
 
         /// <summary>out[o] = (float)(bias[o] + Σ_pair coef·B), vectorized where AVX is present (same operations and
         /// order as the scalar tail, no fused multiply-add, so the bits do not depend on the branch taken).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private static void Combine(int* counts, double* coef, double* bias, float* output, int pairs, int pad, int outChannels)
         {
             int c = 0;

@@ -5,8 +5,9 @@ using System.Runtime.Intrinsics;
 namespace ML.LeastSquaresQuant.Inference;
 
 /// <summary>
-/// A batch norm in evaluation mode followed by an activation clamp, per channel of NHWC pixels:
-/// y = clamp(fma(x, scale, shift), −bound, bound), the input of a fused binary convolution (<see cref="PackedActivations.PackFused"/>).
+/// A batch norm in evaluation mode followed by a clamp, per channel of NHWC pixels:
+/// y = min(max(fma(x, scale, shift), lower), upper): with ±α the activation clamp before a fused binary convolution
+/// (<see cref="PackedActivations.PackFused"/>), with [0, ∞) a ReLU.
 /// </summary>
 /// <remarks>
 /// The arithmetic is libtorch's own for a float32 batch norm on the CPU, so the fused engine sees bit-identical
@@ -18,22 +19,26 @@ internal sealed class ChannelAffine
     private readonly float[] _scale;
     private readonly float[] _shift;
 
-    private ChannelAffine(float[] scale, float[] shift, float bound)
+    private ChannelAffine(float[] scale, float[] shift, float lower, float upper)
     {
         _scale = scale;
         _shift = shift;
-        Bound = bound;
+        Lower = lower;
+        Upper = upper;
     }
 
     /// <summary>Channels C.</summary>
     public int Channels => _scale.Length;
 
-    /// <summary>The clamp bound; +∞ for none.</summary>
-    public float Bound { get; }
+    /// <summary>The lower clamp bound (−∞ for none).</summary>
+    public float Lower { get; }
 
-    /// <summary>The batch norm y = (x − mean)/sqrt(var + eps)·γ + β, then the clamp to ±<paramref name="bound"/>.</summary>
+    /// <summary>The upper clamp bound (+∞ for none).</summary>
+    public float Upper { get; }
+
+    /// <summary>The batch norm y = (x − mean)/sqrt(var + eps)·γ + β, then the clamp to [<paramref name="lower"/>, <paramref name="upper"/>].</summary>
     public static ChannelAffine FromBatchNorm(ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, ReadOnlySpan<float> gamma,
-        ReadOnlySpan<float> beta, double eps, double bound)
+        ReadOnlySpan<float> beta, double eps, double lower, double upper)
     {
         int c = mean.Length;
         if (variance.Length != c || gamma.Length != c || beta.Length != c)
@@ -48,7 +53,7 @@ internal sealed class ChannelAffine
             scale[i] = invstd * gamma[i];
             shift[i] = MathF.FusedMultiplyAdd(-mean[i], scale[i], beta[i]);
         }
-        return new ChannelAffine(scale, shift, (float)bound);
+        return new ChannelAffine(scale, shift, (float)lower, (float)upper);
     }
 
     /// <summary>Applies the map to <paramref name="pixels"/> pixels of C channels from <paramref name="x"/> into <paramref name="y"/>.</summary>
@@ -56,7 +61,7 @@ internal sealed class ChannelAffine
     public unsafe void Apply(float* x, float* y, long pixels)
     {
         int c = Channels;
-        float bound = Bound;
+        float lower = Lower, upper = Upper;
         fixed (float* scale = _scale, shift = _shift)
         {
             for (long p = 0; p < pixels; p++)
@@ -65,8 +70,8 @@ internal sealed class ChannelAffine
                 int i = 0;
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    var hi = Vector512.Create(bound);
-                    var lo = Vector512.Create(-bound);
+                    var hi = Vector512.Create(upper);
+                    var lo = Vector512.Create(lower);
                     for (; i + 16 <= c; i += 16)
                     {
                         var v = Vector512.FusedMultiplyAdd(Vector512.Load(src + i), Vector512.Load(scale + i), Vector512.Load(shift + i));
@@ -75,8 +80,8 @@ internal sealed class ChannelAffine
                 }
                 if (Vector256.IsHardwareAccelerated)
                 {
-                    var hi = Vector256.Create(bound);
-                    var lo = Vector256.Create(-bound);
+                    var hi = Vector256.Create(upper);
+                    var lo = Vector256.Create(lower);
                     for (; i + 8 <= c; i += 8)
                     {
                         var v = Vector256.FusedMultiplyAdd(Vector256.Load(src + i), Vector256.Load(scale + i), Vector256.Load(shift + i));
@@ -85,7 +90,7 @@ internal sealed class ChannelAffine
                 }
                 for (; i < c; i++)
                 {
-                    dst[i] = Math.Min(Math.Max(MathF.FusedMultiplyAdd(src[i], scale[i], shift[i]), -bound), bound);
+                    dst[i] = Math.Min(Math.Max(MathF.FusedMultiplyAdd(src[i], scale[i], shift[i]), lower), upper);
                 }
             }
         }

@@ -57,7 +57,7 @@ internal sealed class ConvEpilogue
     /// <param name="y">The pixel's outputs, overwritten.</param>
     /// <param name="residual">The pixel's residual values (same channels), or null for none.</param>
     /// <param name="count">Output channels O.</param>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public unsafe void Apply(float* y, float* residual, int count)
     {
         if (Nonlinearity == EpilogueNonlinearity.None && residual == null)

@@ -180,6 +180,7 @@ internal sealed class PackedActivations
 
     /// <summary>Packs every pixel of one sample (<paramref name="x"/> its H·W·C values, <paramref name="v"/> its kA
     /// scalars) into <paramref name="sample"/>; planes of one pixel are written together.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe void PackSample(float* x, ulong* sample, float* v)
     {
         int pixels = Height * Width, c = Channels, words = WordsPerPixel, k = PlaneCount;

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using ML.LeastSquaresQuant.Modules;
 using static TorchSharp.torch;
 
@@ -15,7 +16,7 @@ internal static class BinaryEngine
     public static void Use(nn.Module network, bool on)
     {
         ArgumentNullException.ThrowIfNull(network);
-        // Layers first: a block's fused engine is built from its convolutions' engines.
+        // Layers first, then blocks, then networks: each fused engine is built from the engines of its parts.
         foreach (var module in network.modules())
         {
             (module as QuantConv2d)?.UseBinaryEngine(on);
@@ -23,6 +24,11 @@ internal static class BinaryEngine
         foreach (var module in network.modules())
         {
             (module as XnorBlock)?.UseBinaryEngine(on);
+        }
+        // modules() lists the descendants, not the network itself.
+        foreach (var module in network.modules().Prepend(network))
+        {
+            (module as QResNet)?.UseBinaryEngine(on);
         }
     }
 }

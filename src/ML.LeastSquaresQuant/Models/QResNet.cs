@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using ML.LeastSquaresQuant.Modules;
 using static TorchSharp.torch;
 
@@ -58,6 +59,35 @@ public sealed class QResNet : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    private QResNetEngine? _engine;
+
+    /// <summary>
+    /// Scores evaluation-mode, gradient-free CPU passes with every block fused on the binary engine when every block
+    /// has one (call after the blocks' own UseBinaryEngine); otherwise, or with <paramref name="on"/> false, the
+    /// modules run one after another.
+    /// </summary>
+    internal void UseBinaryEngine(bool on)
+    {
+        _engine = null;
+        if (!on)
+        {
+            return;
+        }
+        var blocks = new List<XnorBlockEngine>();
+        foreach (var module in stages.modules())
+        {
+            if (module is RegularBlock || (module is XnorBlock xnor && xnor.Engine is null))
+            {
+                return;
+            }
+            if (module is XnorBlock { Engine: { } engine })
+            {
+                blocks.Add(engine);
+            }
+        }
+        _engine = blocks.Count > 0 ? new QResNetEngine(stem.children().Cast<nn.Module<Tensor, Tensor>>().ToList(), blocks, head) : null;
+    }
+
     /// <summary>The description this network was built from.</summary>
     public QResNetArchitecture Architecture { get; }
 
@@ -72,6 +102,11 @@ public sealed class QResNet : nn.Module<Tensor, Tensor>
         {
             throw new ArgumentException(
                 $"QResNet expects images [N, {Architecture.InputChannels}, H, W] but got [{string.Join(", ", x.shape)}].", nameof(x));
+        }
+        if (_engine is not null && !training && x.device_type == TorchSharp.DeviceType.CPU && x.dtype == ScalarType.Float32
+            && !is_grad_enabled())
+        {
+            return _engine.Forward(x);
         }
         using var scope = NewDisposeScope();
         if (x.device_type != TorchSharp.DeviceType.CPU)

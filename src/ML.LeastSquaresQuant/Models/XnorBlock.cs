@@ -31,6 +31,9 @@ internal sealed class XnorBlock : nn.Module<Tensor, Tensor>
 
     private XnorBlockEngine? _engine;
 
+    /// <summary>The fused engine, when <see cref="UseBinaryEngine"/> built one.</summary>
+    internal XnorBlockEngine? Engine => _engine;
+
     /// <summary>
     /// Scores evaluation-mode, gradient-free CPU passes as one fused block on the binary engine when both
     /// convolutions run on it (call after their own <see cref="QuantConv2d.UseBinaryEngine"/>); otherwise, or with

@@ -44,47 +44,78 @@ internal sealed class XnorBlockEngine
         {
             return null;
         }
-        return new XnorBlockEngine(conv1, Map(norm1, conv1.ClampBound), epilogue1, conv2, Map(norm2, conv2.ClampBound), epilogue2,
+        return new XnorBlockEngine(conv1, Map(norm1, -conv1.ClampBound, conv1.ClampBound), epilogue1, conv2, Map(norm2, -conv2.ClampBound, conv2.ClampBound), epilogue2,
             shortcut is Identity ? null : shortcut, doubleShortcut);
     }
 
-    /// <summary>The block's output for <paramref name="x"/> [N, C, H, W] (CPU float32), channels-last.</summary>
+    /// <summary>Input channels C.</summary>
+    public int InChannels => _map1.Channels;
+
+    /// <summary>Output channels O.</summary>
+    public int OutChannels => _conv1.Layer.Weights.OutChannels;
+
+    /// <summary>Output height or width for an input of <paramref name="size"/> pixels.</summary>
+    public int OutputSize(int size) => _conv1.Layer.OutputSize(size);
+
+    /// <summary>The block's output for <paramref name="x"/> [N, C, H, W] (CPU float32), channels-last, in new tensors.</summary>
     public unsafe Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        if (x.dim() != 4 || x.shape[1] != _map1.Channels)
+        var input = CheckInput(x);
+        int n = checked((int)input.shape[0]), ho = OutputSize(checked((int)input.shape[2])), wo = OutputSize(checked((int)input.shape[3]));
+        var first = empty(n, ho, wo, OutChannels);
+        var output = empty(n, ho, wo, OutChannels);
+        fixed (byte* fp = first.bytes, op = output.bytes)
         {
-            throw new ArgumentException($"The block expects input [N, {_map1.Channels}, H, W] but got [{string.Join(", ", x.shape)}].", nameof(x));
-        }
-        var input = ChannelsLast.Convert(x.to_type(ScalarType.Float32));
-        int n = checked((int)input.shape[0]), h = checked((int)input.shape[2]), w = checked((int)input.shape[3]);
-        var inputMemory = input.permute(0, 2, 3, 1).contiguous();
-        var shortcut = _shortcut is null ? inputMemory : ChannelsLast.Convert(_shortcut.call(input)).permute(0, 2, 3, 1).contiguous();
-        var layer1 = _conv1.Layer;
-        int ho = layer1.OutputSize(h), wo = layer1.OutputSize(w), channels = layer1.Weights.OutChannels;
-        var first = empty(n, ho, wo, channels);
-        var output = empty(n, ho, wo, channels);
-        long length = (long)n * ho * wo * channels;
-        if (shortcut.numel() != length)
-        {
-            throw new InvalidOperationException($"The shortcut gives {shortcut.numel()} values for a block output of {length}.");
-        }
-        fixed (byte* xp = inputMemory.bytes, sp = shortcut.bytes, fp = first.bytes, op = output.bytes)
-        {
-            _conv1.ForwardFused((float*)xp, n, h, w, _map1, (float*)fp, length, _nonlin1, _doubleShortcut ? (float*)sp : null);
-            _conv2.ForwardFused((float*)fp, n, ho, wo, _map2, (float*)op, length, _nonlin2, _doubleShortcut ? (float*)fp : (float*)sp);
+            Forward(input, (float*)fp, (float*)op);
         }
         return output.permute(0, 3, 1, 2).MoveToOuterDisposeScope();
     }
 
-    private static ChannelAffine Map(BatchNorm2d norm, double clampBound)
+    /// <summary>
+    /// The block's output for <paramref name="x"/> [N, C, H, W] (CPU float32) written NHWC to <paramref name="output"/>,
+    /// with <paramref name="first"/> (same size) holding the first convolution's output; each N·Ho·Wo·O floats.
+    /// </summary>
+    public unsafe void Forward(Tensor x, float* first, float* output)
+    {
+        using var scope = NewDisposeScope();
+        var input = CheckInput(x);
+        int n = checked((int)input.shape[0]), h = checked((int)input.shape[2]), w = checked((int)input.shape[3]);
+        var inputMemory = input.permute(0, 2, 3, 1).contiguous();
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        var shortcut = _shortcut is null ? inputMemory : ChannelsLast.Convert(_shortcut.call(input)).permute(0, 2, 3, 1).contiguous();
+        Modules.BinaryConvolution.DevTimes[3] += System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+        long length = (long)n * OutputSize(h) * OutputSize(w) * OutChannels;
+        if (shortcut.numel() != length)
+        {
+            throw new InvalidOperationException($"The shortcut gives {shortcut.numel()} values for a block output of {length}.");
+        }
+        fixed (byte* xp = inputMemory.bytes, sp = shortcut.bytes)
+        {
+            _conv1.ForwardFused((float*)xp, n, h, w, _map1, first, length, _nonlin1, _doubleShortcut ? (float*)sp : null);
+            _conv2.ForwardFused(first, n, OutputSize(h), OutputSize(w), _map2, output, length, _nonlin2, _doubleShortcut ? first : (float*)sp);
+        }
+    }
+
+    private Tensor CheckInput(Tensor x)
+    {
+        if (x.dim() != 4 || x.shape[1] != InChannels || x.dtype != ScalarType.Float32 || x.device_type != TorchSharp.DeviceType.CPU)
+        {
+            throw new ArgumentException(
+                $"The block expects float32 CPU input [N, {InChannels}, H, W] but got {x.dtype} [{string.Join(", ", x.shape)}] on {x.device_type}.", nameof(x));
+        }
+        return ChannelsLast.Convert(x);
+    }
+
+    /// <summary>The batch norm <paramref name="norm"/> followed by a clamp to [<paramref name="lower"/>, <paramref name="upper"/>].</summary>
+    public static ChannelAffine Map(BatchNorm2d norm, double lower, double upper)
     {
         static float[] Values(Tensor? t, long channels, float fill) =>
             t is null ? System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Repeat(fill, (int)channels))
                 : t.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray();
         long c = norm.num_features;
         return ChannelAffine.FromBatchNorm(Values(norm.running_mean, c, 0), Values(norm.running_var, c, 1), Values(norm.weight, c, 1),
-            Values(norm.bias, c, 0), norm.eps, clampBound);
+            Values(norm.bias, c, 0), norm.eps, lower, upper);
     }
 
     private static ConvEpilogue? Epilogue(nn.Module<Tensor, Tensor> nonlinearity, int channels)

@@ -41,6 +41,7 @@ internal static unsafe class VectorKernels
     }
 
     /// <summary>|row| into <paramref name="magnitudes"/>; (min, max, Σ) of the magnitudes; whether all are finite.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static (double Min, double Max, double Sum) LoadMagnitudes(ReadOnlySpan<float> row, Span<float> magnitudes, out bool finite)
     {
         int n = row.Length;
@@ -88,6 +89,7 @@ internal static unsafe class VectorKernels
     }
 
     /// <summary>Σ (a − c) in double.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static double ShiftedSum(Span<float> a, double c)
     {
         int n = a.Length;
@@ -117,6 +119,7 @@ internal static unsafe class VectorKernels
     /// upper one, the rest is packed to the front. The double thresholds are turned into float thresholds that give
     /// exactly the same decisions for every float a.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static int Classify(Span<float> a, double c, double lo, double hi,
         ref int lowCount, ref double lowSum, ref int highCount, ref double highSum)
     {
@@ -202,6 +205,7 @@ internal static unsafe class VectorKernels
     }
 
     /// <summary>Mean of |row| accumulated in double (the <c>ls-1</c> scalar).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static double MeanAbs(ReadOnlySpan<float> row)
     {
         int n = row.Length;
