@@ -146,6 +146,23 @@ internal sealed class PackedConvWeights
         return result;
     }
 
+    /// <summary>Plane <paramref name="plane"/> as ±1 floats [O, C, K, K] in PyTorch order.</summary>
+    public float[] SignPlane(int plane)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(plane);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(plane, PlaneCount);
+        int rowLength = RowLength;
+        var result = new float[(long)OutChannels * rowLength];
+        for (int o = 0; o < OutChannels; o++)
+        {
+            for (int e = 0; e < rowLength; e++)
+            {
+                result[(long)o * rowLength + e] = IsPositive(plane, o, e) ? 1f : -1f;
+            }
+        }
+        return result;
+    }
+
     /// <summary>The layout <see cref="BinaryConv2d"/> reads; see <see cref="KernelConvWeights"/>.</summary>
     public KernelConvWeights ToKernelLayout()
     {

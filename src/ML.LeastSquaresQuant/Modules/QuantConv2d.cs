@@ -112,10 +112,33 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     /// <summary>The packed form of the quantized weights: the stored planes, or packed from the float weights.</summary>
     internal Inference.PackedConvWeights PackedWeights() => StoredPlanes ?? BinaryConvolution.Pack(this);
 
-    /// <summary>Scores evaluation-mode, gradient-free CPU passes with the binary engine (or not); see
-    /// <see cref="BinaryConvolution.Supports"/>. Not thread-safe against concurrent scoring.</summary>
-    internal void UseBinaryEngine(bool on) =>
-        _engine = on && BinaryConvolution.Supports(this) ? BinaryConvolution.Create(this, PackedWeights()) : null;
+    /// <summary>The float path's plane-by-plane scoring in the engine's arithmetic, when the engine is off.</summary>
+    private PlaneConvolution? _planes;
+
+    /// <summary>
+    /// Scores evaluation-mode, gradient-free CPU passes with the binary engine (<paramref name="on"/> true) or with
+    /// the float path in the engine's arithmetic (<see cref="PlaneConvolution"/>, false); layers the engine does not
+    /// support (<see cref="BinaryConvolution.Supports"/>) keep the float convolution of reconstructed tensors either
+    /// way. Not thread-safe against concurrent scoring.
+    /// </summary>
+    internal void UseBinaryEngine(bool on)
+    {
+        _planes?.Dispose();
+        _planes = null;
+        _engine = null;
+        if (!BinaryConvolution.Supports(this))
+        {
+            return;
+        }
+        if (on)
+        {
+            _engine = BinaryConvolution.Create(this, PackedWeights());
+        }
+        else
+        {
+            _planes = new PlaneConvolution(this, PackedWeights());
+        }
+    }
 
     /// <summary>The full-precision weights [out, in/groups, k, k].</summary>
     public Parameter Weight => get_parameter("weight")!;
@@ -141,6 +164,18 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
         _weightQuantizer.FreezeTo(torch.tensor(StoredPlanes.Reconstruct(), Weight.shape));
     }
 
+    /// <summary>Frees the float path's weight planes with the module.</summary>
+    /// <param name="disposing">True when called from <see cref="IDisposable.Dispose"/>.</param>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _planes?.Dispose();
+            _planes = null;
+        }
+        base.Dispose(disposing);
+    }
+
     /// <summary>Applies the quantized convolution.</summary>
     /// <param name="x">Input [N, InChannels, H, W].</param>
     /// <returns>The output [N, OutChannels, H', W'].</returns>
@@ -160,9 +195,16 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
                 $"Input {TensorGuard.Shape(x)} is smaller than the {KernelSize}x{KernelSize} kernel (dilation {_dilation[0]}, padding {_padding[0]}).",
                 nameof(x));
         }
-        if (_engine is not null && !training && x.device_type == DeviceType.CPU && !torch.is_grad_enabled())
+        if (!training && x.device_type == DeviceType.CPU && !torch.is_grad_enabled())
         {
-            return _engine.Forward(x);
+            if (_engine is not null)
+            {
+                return _engine.Forward(x);
+            }
+            if (_planes is not null)
+            {
+                return _planes.Forward(x);
+            }
         }
         using var scope = NewDisposeScope();
         var xq = ActivationQuantizer.Quantize(x, Quantization.EffectiveClamp);
