@@ -56,6 +56,19 @@ internal sealed class ChannelAffine
         return new ChannelAffine(scale, shift, (float)lower, (float)upper);
     }
 
+    /// <summary>Applies the map to whole pixels of <paramref name="x"/> into <paramref name="y"/> (same length).</summary>
+    public unsafe void Apply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (x.Length != y.Length || x.Length % Channels != 0)
+        {
+            throw new ArgumentException($"{x.Length} inputs and {y.Length} outputs are not whole pixels of {Channels} channels.");
+        }
+        fixed (float* source = x, target = y)
+        {
+            Apply(source, target, x.Length / Channels);
+        }
+    }
+
     /// <summary>Applies the map to <paramref name="pixels"/> pixels of C channels from <paramref name="x"/> into <paramref name="y"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public unsafe void Apply(float* x, float* y, long pixels)

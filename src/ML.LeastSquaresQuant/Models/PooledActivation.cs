@@ -27,12 +27,26 @@ internal sealed class PooledActivation : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(batch), $"{length} activations do not fit one array; score fewer images per call.");
         }
-        _array = ArrayPool<float>.Shared.Rent((int)length);
-        // from_array pins the array for the tensor's lifetime and shares its memory.
+        _array = ArrayPool<float>.Shared.Rent((int)length + AlignmentFloats);
+        // from_array pins the array for the tensor's lifetime and shares its memory. The view starts on a 64-byte
+        // boundary, as libtorch's own allocations do: its matrix kernels may add in a different order on data
+        // aligned otherwise, and the engine must give the float path's bits (docs/inference.md).
         using var whole = from_array(_array);
-        _flat = whole.narrow(0, 0, length);
+        _flat = whole.narrow(0, AlignedOffset(whole), length);
         Nchw = _flat.view(batch, height, width, channels).permute(0, 3, 1, 2);
         Length = length;
+    }
+
+    private const int AlignmentBytes = 64;
+    private const int AlignmentFloats = AlignmentBytes / sizeof(float);
+
+    private static unsafe long AlignedOffset(Tensor whole)
+    {
+        fixed (byte* p = whole.bytes)
+        {
+            long misalignment = (long)((nuint)p % AlignmentBytes);
+            return misalignment == 0 ? 0 : (AlignmentBytes - misalignment) / sizeof(float);
+        }
     }
 
     /// <summary>N·H·W·C.</summary>

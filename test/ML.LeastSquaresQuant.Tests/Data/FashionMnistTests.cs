@@ -37,23 +37,35 @@ public sealed class FashionMnistTests
         Assert.IsGreaterThanOrEqualTo(0.70, metrics.MicroAccuracy);
         Assert.IsGreaterThanOrEqualTo(0.95, metrics.TopKAccuracy);
 
-        // The binary engine (the default) and the float path compute the same function up to float32 rounding of
-        // the convolution sums; a rounding difference can flip a later layer's sign decision where an activation's
-        // residual is within rounding of zero, so a few scores move by more than rounding (docs/inference.md).
+        // The binary engine (the default) and the float path give the same bits: the float path scores the layers the
+        // engine supports plane by plane in the engine's arithmetic (docs/inference.md). Every quantized layer of
+        // this width-8 net is put on the engine for the comparison.
         var resnet = ((TransformerChain<LsQuantResNetTransformer>)model).LastTransformer;
+        float[][] engine, floatPath;
         using (ProcessSwitches.BinaryEngineEverywhere())
         {
-            resnet.UseBinaryEngine = true; // chosen again with the switch on: every quantized layer of this width-8 net
+            resnet.UseBinaryEngine = true;
+            engine = model.Transform(test).GetColumn<float[]>("Score").ToArray();
+            resnet.UseBinaryEngine = false;
+            floatPath = model.Transform(test).GetColumn<float[]>("Score").ToArray();
         }
-        var engine = model.Transform(test).GetColumn<float[]>("Score").ToArray();
-        resnet.UseBinaryEngine = false;
-        var simulated = model.Transform(test).GetColumn<float[]>("Score").ToArray();
-        int labels = engine.Zip(simulated).Count(p => Array.IndexOf(p.First, p.First.Max()) != Array.IndexOf(p.Second, p.Second.Max()));
-        var diffs = engine.Zip(simulated).Select(p => p.First.Zip(p.Second).Max(q => Math.Abs(q.First - q.Second))).ToArray();
-        int within = diffs.Count(d => d <= 1e-4);
-        TestContext.WriteLine($"engine vs float path: {labels} of {engine.Length} labels differ; {within} images within 1e-4; " +
-            $"largest score difference {diffs.Max():E2}, median {diffs.Order().ElementAt(diffs.Length / 2):E2}");
-        Assert.IsLessThanOrEqualTo(engine.Length / 100, labels, "labels that differ");
-        Assert.IsGreaterThanOrEqualTo(engine.Length * 97 / 100, within, "images whose scores agree within 1e-4");
+        var (labels, largest) = Compare(engine, floatPath);
+        TestContext.WriteLine($"engine vs float path: {labels} of {engine.Length} labels differ; largest score difference {largest:E2}");
+        Assert.AreEqual(0, labels, "labels that differ");
+        Assert.AreEqual(0.0, largest, "the largest score difference");
+
+        // The float convolution of reconstructed tensors, as training computes, rounds differently, and a rounding
+        // can flip a later sign decision where a residual is within rounding of zero: close, not equal.
+        var trained = model.Transform(test).GetColumn<float[]>("Score").ToArray(); // threshold restored: no layer of width 8 is on the engine
+        var (trainedLabels, trainedLargest) = Compare(engine, trained);
+        TestContext.WriteLine($"engine vs training's arithmetic: {trainedLabels} labels differ; largest score difference {trainedLargest:E2}");
+        Assert.IsLessThanOrEqualTo(engine.Length / 100, trainedLabels, "labels that differ from training's arithmetic");
+    }
+
+    private static (int Labels, double Largest) Compare(float[][] a, float[][] b)
+    {
+        int labels = a.Zip(b).Count(p => Array.IndexOf(p.First, p.First.Max()) != Array.IndexOf(p.Second, p.Second.Max()));
+        double largest = a.Zip(b).Max(p => p.First.Zip(p.Second).Max(q => Math.Abs((double)q.First - q.Second)));
+        return (labels, largest);
     }
 }
