@@ -53,9 +53,12 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
         _network.to(CPU);
         _network.eval();
         // The transformer only scores: its quantized weights are reconstructed once, not per image.
-        foreach (var module in _network.modules())
+        // Layers the engine supports keep only their packed planes: the engine and the float path both score from
+        // them, so the float32 copies would only take memory (docs/inference.md).
+        foreach (var conv in _network.modules().OfType<QuantConv2d>())
         {
-            (module as QuantConv2d)?.FreezeWeights();
+            conv.FreezeWeights();
+            conv.ReleaseFloatWeights();
         }
         UseBinaryEngine = true;
         Architecture = architecture;

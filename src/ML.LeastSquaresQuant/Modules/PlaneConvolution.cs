@@ -53,6 +53,9 @@ internal sealed class PlaneConvolution : IDisposable
         _padding = conv.Padding;
     }
 
+    /// <summary>The tensors this holds (weight planes, scalars, bias).</summary>
+    public System.Collections.Generic.IEnumerable<Tensor> Tensors => [.. _weightPlanes, _alpha, _bias];
+
     /// <summary>The convolution of <paramref name="x"/> [N, C, H, W] (float32, CPU), channels-last out.</summary>
     public Tensor Forward(Tensor x)
     {

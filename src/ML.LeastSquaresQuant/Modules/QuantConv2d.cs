@@ -140,6 +140,67 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>The arrays of packed weights this layer holds (stored planes, the engine's kernel layout).</summary>
+    internal System.Collections.Generic.IEnumerable<Array> HeldWeightArrays()
+    {
+        if (StoredPlanes is not null)
+        {
+            yield return StoredPlanes.Signs;
+            yield return StoredPlanes.Scalars;
+        }
+        if (_engine is not null)
+        {
+            yield return _engine.Weights.Signs;
+            yield return _engine.Weights.Scalars;
+            yield return _engine.Layer.Weights.Bits;
+            yield return _engine.Layer.Weights.Scalars;
+        }
+    }
+
+    /// <summary>The tensors of the float path's planes, when it scores this layer.</summary>
+    internal System.Collections.Generic.IEnumerable<Tensor> HeldWeightTensors() => _planes?.Tensors ?? [];
+
+    /// <summary>Whether <see cref="ReleaseFloatWeights"/> dropped the float copies (until a pass needs them again).</summary>
+    internal bool FloatWeightsReleased { get; private set; }
+
+    /// <summary>
+    /// Keeps only the packed planes of a layer the engine supports: <see cref="StoredPlanes"/> is set (packed from the
+    /// float weights if they were not read from a file), the frozen quantized copy is dropped and <see cref="Weight"/>
+    /// keeps its shape over a single zero (4 bytes instead of 4 per weight). The engine and the float path's
+    /// plane-by-plane scoring read the planes only, and a model file stores the planes, so nothing they do changes.
+    /// A pass that needs float weights (training, gradients, another device) first rebuilds them from the planes, the
+    /// reconstructed weights a model loaded from a packed file has. Other layers are left as they are.
+    /// </summary>
+    internal void ReleaseFloatWeights()
+    {
+        if (FloatWeightsReleased || !BinaryConvolution.Supports(this))
+        {
+            return;
+        }
+        StoredPlanes ??= BinaryConvolution.Pack(this);
+        _weightQuantizer.Unfreeze();
+        using (torch.no_grad())
+        {
+            using var zero = torch.zeros(1, dtype: Weight.dtype);
+            using var placeholder = zero.expand(Weight.shape);
+            Weight.set_(placeholder);
+        }
+        FloatWeightsReleased = true;
+    }
+
+    /// <summary>Rebuilds the float weights released by <see cref="ReleaseFloatWeights"/> from the planes, frozen for
+    /// evaluation-mode passes as a loaded packed model's are.</summary>
+    private void RestoreFloatWeights()
+    {
+        using (torch.no_grad())
+        {
+            using var weights = torch.tensor(StoredPlanes!.Reconstruct(), Weight.shape);
+            Weight.set_(weights);
+        }
+        FloatWeightsReleased = false;
+        FreezeWeights();
+    }
+
     /// <summary>The full-precision weights [out, in/groups, k, k].</summary>
     public Parameter Weight => get_parameter("weight")!;
 
@@ -205,6 +266,10 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
             {
                 return _planes.Forward(x);
             }
+        }
+        if (FloatWeightsReleased)
+        {
+            RestoreFloatWeights();
         }
         using var scope = NewDisposeScope();
         var xq = ActivationQuantizer.Quantize(x, Quantization.EffectiveClamp);

@@ -124,6 +124,44 @@ public sealed class BinaryEngineTests
     }
 
     [TestMethod]
+    public void TestScoringResNet18HoldsLessThanATenthOfItsFloatWeights()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(2);
+        var net = QResNetArchitecture.ResNet18(10, quantization: LayerQuantization.Parse("ls-2", "ls-1", ActivationClamp.Symmetric(2))).Build();
+        net.eval();
+        var convs = net.modules().OfType<QuantConv2d>().ToList();
+        convs.ForEach(c => c.FreezeWeights());
+        long full = ModelSize.Measure(net).FullPrecisionBytes;
+        BinaryEngine.Use(net, true);
+        var images = randn(2, 3, 32, 32);
+        var before = Score(net, images);
+        long heldBefore = ResidentWeights.Bytes(net);
+
+        convs.ForEach(c => c.ReleaseFloatWeights());
+        BinaryEngine.Use(net, true);
+        long held = ResidentWeights.Bytes(net);
+        var after = Score(net, images);
+        BinaryEngine.Use(net, false);
+        var floatPath = Score(net, images);
+        Console.WriteLine($"float32 weights {full:N0} B; held while scoring: {heldBefore:N0} B with float copies, {held:N0} B without ({(double)held / full:P1})");
+        Assert.IsGreaterThan(full, heldBefore, "with the float copies the engine holds more than float32");
+        Assert.IsLessThanOrEqualTo(full / 10, held, "bytes held while scoring");
+        Assert.IsTrue(after.BitEqual(before), "releasing the float weights does not change the engine's scores");
+        Assert.IsTrue(floatPath.BitEqual(before), "nor the float path's");
+
+        // A pass that needs float weights gets the planes' reconstruction back.
+        var conv = convs.First(c => c.FloatWeightsReleased);
+        net.train();
+        using (no_grad())
+        {
+            net.call(images);
+        }
+        Assert.IsFalse(conv.FloatWeightsReleased);
+        Assert.IsTrue(conv.Weight.detach().BitEqual(tensor(conv.StoredPlanes!.Reconstruct(), conv.Weight.shape)), "restored weights");
+    }
+
+    [TestMethod]
     public void TestFusedBlockRefusesTheWrongChannelCount()
     {
         using var scope = NewDisposeScope();
