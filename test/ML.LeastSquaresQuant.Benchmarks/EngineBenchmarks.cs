@@ -4,15 +4,20 @@ using BenchmarkDotNet.Attributes;
 using ML.LeastSquaresQuant.Models;
 using ML.LeastSquaresQuant.Modules;
 using ML.LeastSquaresQuant.Quantization;
+using ML.LeastSquaresQuant.Training;
 using static TorchSharp.torch;
 
 namespace ML.LeastSquaresQuant.Benchmarks;
 
 /// <summary>
-/// Scoring a batch with a trained-shape student (ls-2 activations, ls-1 weights, xnor blocks with double shortcut)
-/// three ways, side by side: <c>engine</c> (binary convolutions, the transformer's default), <c>simulated</c> (float
-/// convolutions of reconstructed quantized tensors, the transformer's float path) and <c>fp32</c> (the same
-/// architecture with full-precision weights on libtorch float32). Weight values do not matter for speed.
+/// Scoring a batch with a trained-shape student (ls-2 activations, ls-1 weights, xnor blocks with double shortcut),
+/// side by side: <c>engine</c> (the binary engine, the transformer's default, with the float weights released as
+/// the transformer does), <c>float-path</c> (the transformer's <c>UseBinaryEngine = false</c>: libtorch
+/// convolutions of the sign planes in the engine's arithmetic), <c>simulated</c> (float convolutions of the
+/// reconstructed quantized tensors, as training computes and as the float path scored before the engine) and
+/// <c>fp32</c> (the same architecture with full-precision weights on libtorch float32). The <c>-tuned</c> cases run
+/// after <see cref="NativeAllocator.Tune"/>, the allocator setting a program opts into (each case runs in its own
+/// process). Weight values do not matter for speed.
 /// </summary>
 [SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
 public class EngineBenchmarks
@@ -29,17 +34,22 @@ public class EngineBenchmarks
     [Params(1, 64)]
     public int Batch { get; set; } = 1;
 
-    /// <summary>How the convolutions are computed (see the class remarks).</summary>
-    [Params("engine", "simulated", "fp32")]
+    /// <summary>How the network is scored (see the class summary).</summary>
+    [Params("engine", "engine-tuned", "float-path", "simulated", "fp32", "fp32-tuned")]
     public string Path { get; set; } = "engine";
 
     /// <summary>Builds the network in evaluation mode with frozen weights, as the transformer holds it.</summary>
     [GlobalSetup]
     public void Setup()
     {
+        if (Path.EndsWith("-tuned", StringComparison.Ordinal))
+        {
+            NativeAllocator.Tune();
+        }
+        string path = Path.Replace("-tuned", "", StringComparison.Ordinal);
         manual_seed(1);
         var ls21 = new LayerQuantization(QuantScheme.LeastSquares2, QuantScheme.LeastSquares1, ActivationClamp.Symmetric(2));
-        var quantization = Path == "fp32" ? LayerQuantization.FullPrecision : ls21;
+        var quantization = path == "fp32" ? LayerQuantization.FullPrecision : ls21;
         bool sample = Model == "sample-w16";
         int stages = sample ? 3 : 4, channels = sample ? 1 : 3, size = sample ? 28 : 32;
         var architecture = QResNetArchitecture.ResNet18(Model.EndsWith("c100", StringComparison.Ordinal) ? 100 : 10, channels, ls21) with
@@ -55,9 +65,16 @@ public class EngineBenchmarks
             if (module is QuantConv2d conv)
             {
                 conv.FreezeWeights();
+                if (path == "engine")
+                {
+                    conv.ReleaseFloatWeights();
+                }
             }
         }
-        BinaryEngine.Use(_network, Path == "engine");
+        if (path is "engine" or "float-path")
+        {
+            BinaryEngine.Use(_network, path == "engine");
+        }
         _images = rand(Batch, channels, size, size).DetachFromDisposeScope();
     }
 

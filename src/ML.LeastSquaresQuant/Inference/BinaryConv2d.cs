@@ -20,7 +20,6 @@ internal sealed class BinaryConv2d
 {
     /// <summary>Below this many 64-bit XOR-popcounts per call the work stays on the calling thread.</summary>
     private const long ParallelThreshold = 1 << 17;
-    public static bool DevSerial;
 
     private readonly double[] _bias;
 
@@ -139,7 +138,7 @@ internal sealed class BinaryConv2d
                 Output = (nint)output, CountsOut = (nint)counts, Epilogue = epilogue, Residual = (nint)residual,
             };
             int chunks = Math.Min(rows, Environment.ProcessorCount * 4);
-            if (DevSerial || work < ParallelThreshold || Environment.ProcessorCount == 1 || chunks <= 1)
+            if (work < ParallelThreshold || Environment.ProcessorCount == 1 || chunks <= 1)
             {
                 job.RunRows(0, rows);
             }

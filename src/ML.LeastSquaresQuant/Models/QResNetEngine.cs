@@ -49,13 +49,11 @@ internal sealed class QResNetEngine
     public unsafe Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         var features = ChannelsLast.Convert(x);
         foreach (var step in _stem)
         {
             features = step is ChannelAffine map ? InPlace(map, features) : ChannelsLast.Convert(((nn.Module<Tensor, Tensor>)step).call(features));
         }
-        Modules.BinaryConvolution.DevTimes[2] += System.Diagnostics.Stopwatch.GetTimestamp() - t0;
         PooledActivation? previous = null;
         try
         {
@@ -78,10 +76,7 @@ internal sealed class QResNetEngine
                 previous = output;
                 features = output.Nchw;
             }
-            long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
-            var r = _head.call(features).MoveToOuterDisposeScope();
-            Modules.BinaryConvolution.DevTimes[3] += System.Diagnostics.Stopwatch.GetTimestamp() - t1;
-            return r;
+            return _head.call(features).MoveToOuterDisposeScope();
         }
         finally
         {

@@ -82,9 +82,7 @@ internal sealed class XnorBlockEngine
         var input = CheckInput(x);
         int n = checked((int)input.shape[0]), h = checked((int)input.shape[2]), w = checked((int)input.shape[3]);
         var inputMemory = input.permute(0, 2, 3, 1).contiguous();
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         var shortcut = _shortcut is null ? inputMemory : ChannelsLast.Convert(_shortcut.call(input)).permute(0, 2, 3, 1).contiguous();
-        Modules.BinaryConvolution.DevTimes[3] += System.Diagnostics.Stopwatch.GetTimestamp() - t0;
         long length = (long)n * OutputSize(h) * OutputSize(w) * OutChannels;
         if (shortcut.numel() != length)
         {

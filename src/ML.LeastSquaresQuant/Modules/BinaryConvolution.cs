@@ -83,7 +83,6 @@ internal sealed class BinaryConvolution
             checked((int)conv.OutChannels), checked((int)conv.InChannels), checked((int)conv.KernelSize), StepCount(scheme));
     }
 
-    public static long[] DevTimes = new long[4]; public static bool DevLog;
     /// <summary>The layer the engine runs.</summary>
     public BinaryConv2d Layer => _layer;
 
@@ -97,12 +96,8 @@ internal sealed class BinaryConvolution
         long outputLength, ConvEpilogue epilogue, float* residual)
     {
         var packed = t_packed ??= new PackedActivations();
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         packed.PackFused(x, batch, height, width, map, _planes, SampleScalarsFunction());
-        long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
         _layer.Forward(packed, output, outputLength, epilogue, residual);
-        long t2 = System.Diagnostics.Stopwatch.GetTimestamp();
-        DevTimes[0] += t1 - t0; DevTimes[1] += t2 - t1; if (DevLog) Console.WriteLine($"  n{batch} {height}x{width}x{map.Channels}->{_layer.Weights.OutChannels} pack {(t1-t0)*1e6/System.Diagnostics.Stopwatch.Frequency/batch:F0} conv {(t2-t1)*1e6/System.Diagnostics.Stopwatch.Frequency/batch:F0} us/img");
     }
 
     /// <summary>The clamp bound of this layer's activations (+∞ for none).</summary>

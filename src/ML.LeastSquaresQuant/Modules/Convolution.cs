@@ -70,6 +70,18 @@ internal static class Convolution
         return result.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The convolution as unfold (im2col) plus one matrix product on any device, whatever <see cref="Plain"/> says:
+    /// no oneDNN convolution kernel is involved. The float path's plane-by-plane scoring uses it for its exact
+    /// integer correlations.
+    /// </summary>
+    /// <returns>[N, O, H', W'] in channels-last layout.</returns>
+    internal static Tensor UnfoldMatmul(Tensor x, Tensor weight, long stride, long padding)
+    {
+        using var scope = NewDisposeScope();
+        return Unfolded(x, weight, null, stride, padding, 1).MoveToOuterDisposeScope();
+    }
+
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<ShapeKey, bool> CheckedShapes = new();
 
     /// <summary>What oneDNN's kernel choice can depend on: the shapes, the geometry and whether a gradient is wanted.</summary>

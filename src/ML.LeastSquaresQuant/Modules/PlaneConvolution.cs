@@ -8,14 +8,15 @@ namespace ML.LeastSquaresQuant.Modules;
 /// <summary>
 /// The float path's scoring of a quantized convolution that the binary engine also supports, in the engine's own
 /// arithmetic: out = bias + Σ_i Σ_j v_i·α_j·conv(s_i, w_j), where s_i are the activation sign planes (±1, the
-/// foldable rule in float32), w_j the weight sign planes and conv is libtorch's float32 convolution of ±1 tensors.
+/// foldable rule in float32), w_j the weight sign planes and conv is libtorch's unfold and float32 matrix product of
+/// the ±1 tensors (no oneDNN convolution kernel: <see cref="Convolution.UnfoldMatmul"/>).
 /// </summary>
 /// <remarks>
 /// Every conv(s_i, w_j) is an integer of magnitude at most C·K² &lt; 2^24, so float32 holds it exactly whatever order
 /// libtorch adds in; the coefficients v_i·α_j are exact in double, and the sum is formed in double in the engine's
 /// order (i outer, j inner, no fused multiply-add) and rounded once to float32. The float path and the engine
-/// therefore give bit-identical outputs, while the integers still come from an independent implementation (libtorch's
-/// convolution rather than XOR and popcount). A float32 convolution of the reconstructed tensors, as training runs
+/// therefore give bit-identical outputs, while the integers still come from an independent implementation (a matrix
+/// product rather than XOR and popcount). A float32 convolution of the reconstructed tensors, as training runs
 /// it, rounds differently, and an activation whose next-layer residual sits within that rounding of zero then
 /// changes sign: on the Fashion-MNIST sample this moved scores by up to 2.6e-3 (docs/inference.md).
 /// </remarks>
@@ -82,7 +83,7 @@ internal sealed class PlaneConvolution : IDisposable
             var coefficient = v.to_type(ScalarType.Float64);
             for (int j = 0; j < _weightPlanes.Length; j++)
             {
-                var counts = Convolution.Conv2d(sign, _weightPlanes[j], null, _stride, _padding, 1, 1).to_type(ScalarType.Float64);
+                var counts = Convolution.UnfoldMatmul(sign, _weightPlanes[j], _stride, _padding).to_type(ScalarType.Float64);
                 var term = coefficient * _alpha[j] * counts;
                 sum = (sum ?? _bias) + term;
             }
