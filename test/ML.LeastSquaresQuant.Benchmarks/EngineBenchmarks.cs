@@ -19,7 +19,7 @@ namespace ML.LeastSquaresQuant.Benchmarks;
 /// after <see cref="NativeAllocator.Tune"/>, the allocator setting a program opts into (each case runs in its own
 /// process). Weight values do not matter for speed.
 /// </summary>
-[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
+[SimpleJob(launchCount: 1, warmupCount: 2, iterationCount: 6)]
 public class EngineBenchmarks
 {
     private nn.Module<Tensor, Tensor> _network = null!;
