@@ -74,10 +74,11 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
     }
 
     /// <summary>
-    /// Whether quantized convolutions (both schemes quantized) score on the binary engine: bit-planes, XOR and popcount
-    /// (docs/inference.md). True by default; false scores with float convolutions of the reconstructed quantized
-    /// tensors, the path training uses. Both give the same function up to float32 rounding. Change it only while
-    /// nothing is scoring.
+    /// Whether quantized convolutions (both schemes quantized, at least 64 input channels) score on the binary engine:
+    /// bit-planes, XOR and popcount, with whole xnor ResNets fused into one pass (docs/inference.md). True by default;
+    /// false scores the same layers with libtorch matrix products of the sign planes in the engine's arithmetic, a
+    /// much slower reference that gives bit-identical scores. Narrower quantized layers use float convolutions of the
+    /// reconstructed tensors either way. Change it only while nothing is scoring.
     /// </summary>
     public bool UseBinaryEngine
     {
