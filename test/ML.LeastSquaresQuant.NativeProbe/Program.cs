@@ -21,6 +21,7 @@ public static class Program
                NativeProbe load-score C H W MODEL.zip…          load saved models, score one image each (ModelScoring)
                NativeProbe score-images MODEL.zip IMAGE…        score image files through a saved image pipeline
                NativeProbe train-resume DIR EPOCHS              checkpointed training that resumes (ResumableTraining)
+               NativeProbe engine-paths                         engine vs float path on this process's vector paths (EnginePaths)
         """;
 
     public static int Main(string[] args)
@@ -71,6 +72,8 @@ public static class Program
                 return ModelScoring.ScoreImages(args);
             case "train-resume":
                 return ResumableTraining.Run(args);
+            case "engine-paths":
+                return EnginePaths.Run();
             default:
                 Console.Error.WriteLine(Usage);
                 return 2;
