@@ -162,6 +162,39 @@ public sealed class BinaryEngineTests
     }
 
     [TestMethod]
+    public void TestConcurrentScoringOnTheEngineGivesTheSequentialScores()
+    {
+        using var scope = NewDisposeScope();
+        using var everywhere = ProcessSwitches.BinaryEngineEverywhere();
+        var net = Network("ls-2", "ls-1", Nonlinearity.PReLU, true, MovingAverageMode.Off, StemKind.Cifar, seed: 8);
+        BinaryEngine.Use(net, true);
+        var batches = Enumerable.Range(0, 4).Select(i => (randn(i + 1, 3, 15, 15) * 2).DetachFromDisposeScope()).ToArray();
+        var sequential = batches.Select(b => Score(net, b).DetachFromDisposeScope()).ToArray();
+        var concurrent = new Tensor[batches.Length];
+        System.Threading.Tasks.Parallel.For(0, batches.Length * 5, k =>
+        {
+            int i = k % batches.Length;
+            var scores = Score(net, batches[i]); // worker threads have no dispose scope
+            if (k >= batches.Length * 4)
+            {
+                concurrent[i] = scores;
+            }
+            else
+            {
+                scores.Dispose();
+            }
+        });
+        for (int i = 0; i < batches.Length; i++)
+        {
+            Assert.IsTrue(concurrent[i].BitEqual(sequential[i]), $"batch {i} scored concurrently");
+        }
+        foreach (var t in batches.Concat(sequential).Concat(concurrent))
+        {
+            t.Dispose();
+        }
+    }
+
+    [TestMethod]
     public void TestFusedBlockRefusesTheWrongChannelCount()
     {
         using var scope = NewDisposeScope();
