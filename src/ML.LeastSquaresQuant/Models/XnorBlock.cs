@@ -44,7 +44,8 @@ internal sealed class XnorBlock : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        if (_engine is not null && !training && x.device_type == TorchSharp.DeviceType.CPU && !TorchSharp.torch.is_grad_enabled())
+        if (_engine is not null && !training && x.device_type == TorchSharp.DeviceType.CPU && x.dtype == ScalarType.Float32
+            && !TorchSharp.torch.is_grad_enabled())
         {
             return _engine.Forward(x);
         }
