@@ -29,12 +29,17 @@ internal sealed class XnorBlockEngine
         _doubleShortcut = doubleShortcut;
     }
 
-    /// <summary>The engine for a block whose two convolutions both run on the engine; null otherwise.</summary>
+    /// <summary>
+    /// The engine for a block whose two convolutions both run on the engine and whose batch norms keep running
+    /// statistics; null otherwise. Like the convolutions' engines it copies what it needs (statistics, slopes) now,
+    /// so it serves a network whose parameters no longer change, as the transformer's.
+    /// </summary>
     public static XnorBlockEngine? Create(BinaryConvolution? conv1, nn.Module<Tensor, Tensor> bn1, nn.Module<Tensor, Tensor> nonlin1,
         BinaryConvolution? conv2, nn.Module<Tensor, Tensor> bn2, nn.Module<Tensor, Tensor> nonlin2,
         nn.Module<Tensor, Tensor> shortcut, bool doubleShortcut)
     {
-        if (conv1 is null || conv2 is null || bn1 is not BatchNorm2d norm1 || bn2 is not BatchNorm2d norm2)
+        if (conv1 is null || conv2 is null || bn1 is not BatchNorm2d norm1 || bn2 is not BatchNorm2d norm2
+            || norm1.running_mean is null || norm2.running_mean is null)
         {
             return null;
         }
@@ -44,8 +49,8 @@ internal sealed class XnorBlockEngine
         {
             return null;
         }
-        return new XnorBlockEngine(conv1, Map(norm1, -conv1.ClampBound, conv1.ClampBound), epilogue1, conv2, Map(norm2, -conv2.ClampBound, conv2.ClampBound), epilogue2,
-            shortcut is Identity ? null : shortcut, doubleShortcut);
+        return new XnorBlockEngine(conv1, Map(norm1, -conv1.ClampBound, conv1.ClampBound), epilogue1,
+            conv2, Map(norm2, -conv2.ClampBound, conv2.ClampBound), epilogue2, shortcut is Identity ? null : shortcut, doubleShortcut);
     }
 
     /// <summary>Input channels C.</summary>
