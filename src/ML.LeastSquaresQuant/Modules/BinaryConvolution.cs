@@ -133,6 +133,20 @@ internal sealed class BinaryConvolution
         };
     }
 
+    /// <summary>
+    /// The step scalars [N, kA] in float32 of clamped rows [N, n] (channels-last order), as both CPU scoring paths use
+    /// them: <see cref="ActivationQuantizer.EvaluationScalars"/> rounded to float32, ls-T's v repeated for its two steps.
+    /// </summary>
+    internal static Tensor StepScalars(ActivationQuantizer quantizer, Tensor clampedRows)
+    {
+        var scalars = quantizer.EvaluationScalars(clampedRows).to_type(ScalarType.Float32);
+        if (quantizer.Scheme.Kind == QuantSchemeKind.LeastSquaresTernary)
+        {
+            scalars = cat([scalars, scalars], 1);
+        }
+        return scalars.expand(clampedRows.shape[0], StepCount(quantizer.Scheme));
+    }
+
     /// <summary>The convolution of <paramref name="x"/> [N, C, H, W] (float32, CPU), channels-last out.</summary>
     public unsafe Tensor Forward(Tensor x)
     {
@@ -140,12 +154,7 @@ internal sealed class BinaryConvolution
         int n = checked((int)x.shape[0]), c = checked((int)x.shape[1]), h = checked((int)x.shape[2]), w = checked((int)x.shape[3]);
         var rows = ChannelsLast.SampleRows(ChannelsLast.Convert(x.to_type(ScalarType.Float32)), out _);
         var clamped = _clamp.Apply(rows).contiguous();
-        var scalars = _quantizer.EvaluationScalars(clamped).to_type(ScalarType.Float32);
-        if (_ternary)
-        {
-            scalars = cat([scalars, scalars], 1);
-        }
-        scalars = scalars.expand(n, _planes).contiguous();
+        var scalars = StepScalars(_quantizer, clamped).contiguous();
         var packed = t_packed ??= new PackedActivations();
         packed.Pack(MemoryMarshal.Cast<byte, float>(clamped.bytes), MemoryMarshal.Cast<byte, float>(scalars.bytes), n, h, w, c, _planes);
         int outH = _layer.OutputSize(h), outW = _layer.OutputSize(w), outC = _layer.Weights.OutChannels;

@@ -1,6 +1,5 @@
 using System;
 using ML.LeastSquaresQuant.Inference;
-using ML.LeastSquaresQuant.Quantization;
 using static TorchSharp.torch;
 
 namespace ML.LeastSquaresQuant.Modules;
@@ -28,7 +27,6 @@ internal sealed class PlaneConvolution : IDisposable
     private readonly ActivationQuantizer _quantizer;
     private readonly ActivationClamp _clamp;
     private readonly int _planes;
-    private readonly bool _ternary;
     private readonly long _stride, _padding;
 
     /// <summary>Builds the planes of <paramref name="conv"/> from <paramref name="weights"/> (its packed weights).</summary>
@@ -48,7 +46,6 @@ internal sealed class PlaneConvolution : IDisposable
             : conv.Bias.detach().cpu().to_type(ScalarType.Float64)).reshape(1, weights.OutChannels, 1, 1).DetachFromDisposeScope();
         _quantizer = conv.ActivationQuantizer;
         _clamp = conv.Quantization.EffectiveClamp;
-        _ternary = _quantizer.Scheme.Kind == QuantSchemeKind.LeastSquaresTernary;
         _planes = BinaryConvolution.StepCount(_quantizer.Scheme);
         _stride = conv.Stride;
         _padding = conv.Padding;
@@ -64,12 +61,7 @@ internal sealed class PlaneConvolution : IDisposable
         var clamped = ChannelsLast.Convert(_clamp.Apply(ChannelsLast.Convert(x.to_type(ScalarType.Float32))));
         long n = clamped.shape[0];
         // The scalars of the rows in channels-last order, as the engine sums them.
-        var scalars = _quantizer.EvaluationScalars(ChannelsLast.SampleRows(clamped, out _)).to_type(ScalarType.Float32);
-        if (_ternary)
-        {
-            scalars = cat([scalars, scalars], 1);
-        }
-        scalars = scalars.expand(n, _planes);
+        var scalars = BinaryConvolution.StepScalars(_quantizer, ChannelsLast.SampleRows(clamped, out _));
         var residual = clamped;
         Tensor? sum = null;
         for (int i = 0; i < _planes; i++)
