@@ -69,6 +69,26 @@ internal sealed class ChannelAffine
         }
     }
 
+    /// <summary>Applies the map in place to <paramref name="batch"/> samples of <paramref name="pixels"/> pixels of C
+    /// channels each at <paramref name="x"/>, samples in parallel when there is enough work.</summary>
+    public unsafe void ApplyInPlace(float* x, int batch, long pixels)
+    {
+        if (batch <= 1 || (long)batch * pixels * Channels < ParallelThreshold)
+        {
+            Apply(x, x, batch * pixels);
+            return;
+        }
+        nint start = (nint)x;
+        long stride = pixels * Channels;
+        System.Threading.Tasks.Parallel.For(0, batch, i =>
+        {
+            float* sample = (float*)start + i * stride;
+            Apply(sample, sample, pixels);
+        });
+    }
+
+    private const long ParallelThreshold = 1 << 16;
+
     /// <summary>Applies the map to <paramref name="pixels"/> pixels of C channels from <paramref name="x"/> into <paramref name="y"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public unsafe void Apply(float* x, float* y, long pixels)

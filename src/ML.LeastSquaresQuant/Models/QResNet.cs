@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ML.LeastSquaresQuant.Inference;
 using ML.LeastSquaresQuant.Modules;
 using static TorchSharp.torch;
 
@@ -69,23 +70,35 @@ public sealed class QResNet : nn.Module<Tensor, Tensor>
     internal void UseBinaryEngine(bool on)
     {
         _engine = null;
-        if (!on)
+        var blocks = stages.modules().Where(m => m is RegularBlock or XnorBlock).ToList();
+        bool fusable = blocks.Count > 0 && blocks.All(m => m is XnorBlock { Fusable: true });
+        // Both ways the stem's convolution takes the same C# arithmetic, so the engine and the float path agree.
+        foreach (var conv in stem.modules().OfType<Conv2dLayer>())
         {
-            return;
+            conv.UseCpuKernel(fusable);
         }
-        var blocks = new List<XnorBlockEngine>();
-        foreach (var module in stages.modules())
+        _cpuHead = fusable ? CpuHead() : null;
+        if (on && fusable && _cpuHead is not null && blocks.All(b => b is XnorBlock { Engine: not null }))
         {
-            if (module is RegularBlock || (module is XnorBlock xnor && xnor.Engine is null))
-            {
-                return;
-            }
-            if (module is XnorBlock { Engine: { } engine })
-            {
-                blocks.Add(engine);
-            }
+            _engine = new QResNetEngine(stem.children().Cast<nn.Module<Tensor, Tensor>>().ToList(),
+                blocks.Select(b => ((XnorBlock)b).Engine!).ToList(), _cpuHead);
         }
-        _engine = blocks.Count > 0 ? new QResNetEngine(stem.children().Cast<nn.Module<Tensor, Tensor>>().ToList(), blocks, head) : null;
+    }
+
+    private GlobalPoolLinear? _cpuHead;
+
+    /// <summary>The head (global average pool, fully connected layer) as a C# kernel: the arithmetic of a network
+    /// scored on the binary engine, which the float path then shares.</summary>
+    private GlobalPoolLinear? CpuHead()
+    {
+        if (head.children().LastOrDefault() is not TorchSharp.Modules.Linear fc)
+        {
+            return null;
+        }
+        using var weight = fc.weight!.detach().cpu().to_type(ScalarType.Float32).contiguous();
+        using var bias = fc.bias?.detach().cpu().to_type(ScalarType.Float32).contiguous();
+        return new GlobalPoolLinear(weight.data<float>().ToArray(), bias is null ? [] : bias.data<float>().ToArray(),
+            checked((int)weight.shape[0]), checked((int)weight.shape[1]));
     }
 
     /// <summary>The description this network was built from.</summary>
@@ -115,7 +128,11 @@ public sealed class QResNet : nn.Module<Tensor, Tensor>
         }
         // The stem's output is converted too: with one input channel both layouts are the same memory, and
         // libtorch may then pick NCHW for everything after the stem.
-        var features = ChannelsLast.Convert(stem.call(ChannelsLast.Convert(x)));
-        return head.call(stages.call(features)).MoveToOuterDisposeScope();
+        var features = stages.call(ChannelsLast.Convert(stem.call(ChannelsLast.Convert(x))));
+        if (_cpuHead is not null && !training && x.dtype == ScalarType.Float32 && !is_grad_enabled())
+        {
+            return QResNetEngine.Classify(_cpuHead, features).MoveToOuterDisposeScope();
+        }
+        return head.call(features).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using System.Linq;
 using ML.LeastSquaresQuant.Modules;
 using static TorchSharp.torch;
 
@@ -39,8 +40,20 @@ internal sealed class XnorBlock : nn.Module<Tensor, Tensor>
     /// convolutions run on it (call after their own <see cref="QuantConv2d.UseBinaryEngine"/>); otherwise, or with
     /// <paramref name="on"/> false, the modules run one after another.
     /// </summary>
-    internal void UseBinaryEngine(bool on) =>
-        _engine = on ? XnorBlockEngine.Create(conv1.Engine, bn1, nonlin1, conv2.Engine, bn2, nonlin2, shortcut, doubleShortcut) : null;
+    internal void UseBinaryEngine(bool on)
+    {
+        Fusable = XnorBlockEngine.Supports(conv1, bn1, nonlin1, conv2, bn2, nonlin2);
+        // Both ways the shortcut's convolution takes the same C# arithmetic, so the engine and the float path agree.
+        foreach (var conv in shortcut.modules().OfType<Conv2dLayer>())
+        {
+            conv.UseCpuKernel(Fusable);
+        }
+        _engine = on && Fusable ? XnorBlockEngine.Create(conv1.Engine, bn1, nonlin1, conv2.Engine, bn2, nonlin2, shortcut, doubleShortcut) : null;
+    }
+
+    /// <summary>Whether the block runs fused when the engine is on (<see cref="XnorBlockEngine.Supports"/>), as the last
+    /// <see cref="UseBinaryEngine"/> found.</summary>
+    internal bool Fusable { get; private set; }
 
     public override Tensor forward(Tensor x)
     {

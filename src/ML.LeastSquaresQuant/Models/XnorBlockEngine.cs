@@ -19,6 +19,7 @@ internal sealed class XnorBlockEngine
     private readonly ChannelAffine _map1, _map2;
     private readonly ConvEpilogue _nonlin1, _nonlin2;
     private readonly nn.Module<Tensor, Tensor>? _shortcut;
+    private readonly (FloatConv2d Conv, ChannelAffine Norm)? _cpuShortcut;
     private readonly bool _doubleShortcut;
 
     private XnorBlockEngine(BinaryConvolution conv1, ChannelAffine map1, ConvEpilogue nonlin1, BinaryConvolution conv2,
@@ -26,8 +27,20 @@ internal sealed class XnorBlockEngine
     {
         (_conv1, _map1, _nonlin1, _conv2, _map2, _nonlin2) = (conv1, map1, nonlin1, conv2, map2, nonlin2);
         _shortcut = shortcut;
+        _cpuShortcut = CpuShortcut(shortcut);
         _doubleShortcut = doubleShortcut;
     }
+
+    /// <summary>
+    /// Whether a block of these layers can run fused: both convolutions supported by the engine
+    /// (<see cref="BinaryConvolution.Supports"/>), batch norms with running statistics, and nonlinearities the
+    /// epilogue knows (ReLU, PReLU, none).
+    /// </summary>
+    public static bool Supports(QuantConv2d conv1, nn.Module<Tensor, Tensor> bn1, nn.Module<Tensor, Tensor> nonlin1,
+        QuantConv2d conv2, nn.Module<Tensor, Tensor> bn2, nn.Module<Tensor, Tensor> nonlin2) =>
+        BinaryConvolution.Supports(conv1) && BinaryConvolution.Supports(conv2)
+        && bn1 is BatchNorm2d { running_mean: not null } && bn2 is BatchNorm2d { running_mean: not null }
+        && Epilogue(nonlin1, (int)conv1.OutChannels) is not null && Epilogue(nonlin2, (int)conv2.OutChannels) is not null;
 
     /// <summary>
     /// The engine for a block whose two convolutions both run on the engine and whose batch norms keep running
@@ -51,6 +64,20 @@ internal sealed class XnorBlockEngine
         }
         return new XnorBlockEngine(conv1, Map(norm1, -conv1.ClampBound, conv1.ClampBound), epilogue1,
             conv2, Map(norm2, -conv2.ClampBound, conv2.ClampBound), epilogue2, shortcut is Identity ? null : shortcut, doubleShortcut);
+    }
+
+    /// <summary>A down-sampling shortcut (1×1 convolution + batch norm with running statistics) whose convolution
+    /// scores on its C# kernel, as that kernel and a batch norm with libtorch's arithmetic; null for any other.</summary>
+    private static (FloatConv2d, ChannelAffine)? CpuShortcut(nn.Module<Tensor, Tensor>? shortcut)
+    {
+        if (shortcut is not Sequential)
+        {
+            return null;
+        }
+        var parts = System.Linq.Enumerable.ToList(shortcut.children());
+        return parts is [Conv2dLayer { CpuKernel: { } conv }, BatchNorm2d { running_mean: not null } norm]
+            ? (conv, Map(norm, double.NegativeInfinity, double.PositiveInfinity))
+            : null;
     }
 
     /// <summary>Input channels C.</summary>
@@ -87,16 +114,45 @@ internal sealed class XnorBlockEngine
         var input = CheckInput(x);
         int n = checked((int)input.shape[0]), h = checked((int)input.shape[2]), w = checked((int)input.shape[3]);
         var inputMemory = input.permute(0, 2, 3, 1).contiguous();
-        var shortcut = _shortcut is null ? inputMemory : ChannelsLast.Convert(_shortcut.call(input)).permute(0, 2, 3, 1).contiguous();
-        long length = (long)n * OutputSize(h) * OutputSize(w) * OutChannels;
-        if (shortcut.numel() != length)
+        int ho = OutputSize(h), wo = OutputSize(w);
+        long length = (long)n * ho * wo * OutChannels;
+        using var pooledShortcut = _cpuShortcut is null ? null : new PooledActivation(n, ho, wo, OutChannels);
+        fixed (byte* xp = inputMemory.bytes)
         {
-            throw new InvalidOperationException($"The shortcut gives {shortcut.numel()} values for a block output of {length}.");
+            float* sp;
+            Tensor? libtorchShortcut = null;
+            if (_cpuShortcut is { } cpu)
+            {
+                var (conv, norm) = cpu;
+                if (conv.OutputSize(h) != ho || conv.OutputSize(w) != wo || conv.OutChannels != OutChannels)
+                {
+                    throw new InvalidOperationException($"The shortcut's output does not match the block's [{n}, {OutChannels}, {ho}, {wo}].");
+                }
+                sp = pooledShortcut!.Pointer;
+                conv.Forward((float*)xp, n, h, w, sp);
+                norm.ApplyInPlace(sp, n, (long)ho * wo);
+            }
+            else
+            {
+                libtorchShortcut = _shortcut is null ? inputMemory : ChannelsLast.Convert(_shortcut.call(input)).permute(0, 2, 3, 1).contiguous();
+                if (libtorchShortcut.numel() != length)
+                {
+                    throw new InvalidOperationException($"The shortcut gives {libtorchShortcut.numel()} values for a block output of {length}.");
+                }
+                sp = Pointer(libtorchShortcut);
+            }
+            _conv1.ForwardFused((float*)xp, n, h, w, _map1, first, length, _nonlin1, _doubleShortcut ? sp : null);
+            _conv2.ForwardFused(first, n, ho, wo, _map2, output, length, _nonlin2, _doubleShortcut ? first : sp);
+            GC.KeepAlive(libtorchShortcut);
         }
-        fixed (byte* xp = inputMemory.bytes, sp = shortcut.bytes)
+    }
+
+    /// <summary>The first value of a contiguous CPU float32 tensor, whose native memory does not move.</summary>
+    private static unsafe float* Pointer(Tensor contiguous)
+    {
+        fixed (byte* p = contiguous.bytes)
         {
-            _conv1.ForwardFused((float*)xp, n, h, w, _map1, first, length, _nonlin1, _doubleShortcut ? (float*)sp : null);
-            _conv2.ForwardFused(first, n, OutputSize(h), OutputSize(w), _map2, output, length, _nonlin2, _doubleShortcut ? first : (float*)sp);
+            return (float*)p;
         }
     }
 

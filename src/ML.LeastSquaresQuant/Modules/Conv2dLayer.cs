@@ -1,4 +1,5 @@
 using System;
+using ML.LeastSquaresQuant.Inference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -46,5 +47,50 @@ internal sealed class Conv2dLayer : nn.Module<Tensor, Tensor>
     /// <summary>Zeros added on each side of the input.</summary>
     public long Padding => _padding;
 
-    public override Tensor forward(Tensor x) => Convolution.Conv2d(x, Weight, Bias, _stride, _padding);
+    private FloatConv2d? _cpuKernel;
+
+    /// <summary>The C# kernel this layer scores with, when <see cref="UseCpuKernel"/> turned it on.</summary>
+    internal FloatConv2d? CpuKernel => _cpuKernel;
+
+    /// <summary>
+    /// Scores evaluation-mode, gradient-free CPU float32 passes with <see cref="FloatConv2d"/> (<paramref name="on"/>
+    /// true), the arithmetic of a network scored on the binary engine, or with <see cref="Convolution"/> (false).
+    /// The kernel copies the weights now, so it serves a layer whose parameters no longer change.
+    /// </summary>
+    internal void UseCpuKernel(bool on)
+    {
+        _cpuKernel = null;
+        if (!on)
+        {
+            return;
+        }
+        using var weight = Weight.detach().cpu().to_type(ScalarType.Float32).contiguous();
+        using var bias = Bias?.detach().cpu().to_type(ScalarType.Float32).contiguous();
+        _cpuKernel = new FloatConv2d(weight.data<float>().ToArray(), bias is null ? [] : bias.data<float>().ToArray(),
+            checked((int)weight.shape[0]), checked((int)weight.shape[1]), checked((int)weight.shape[2]), checked((int)_stride), checked((int)_padding));
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        if (_cpuKernel is { } kernel && !training && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32
+            && !is_grad_enabled() && x.dim() == 4 && x.shape[1] == kernel.InChannels)
+        {
+            return Forward(kernel, x);
+        }
+        return Convolution.Conv2d(x, Weight, Bias, _stride, _padding);
+    }
+
+    /// <summary>The convolution of <paramref name="x"/> [N, C, H, W] by <paramref name="kernel"/>, channels-last.</summary>
+    private static unsafe Tensor Forward(FloatConv2d kernel, Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var input = ChannelsLast.Convert(x).permute(0, 2, 3, 1).contiguous();
+        int n = checked((int)input.shape[0]), h = checked((int)input.shape[1]), w = checked((int)input.shape[2]);
+        var output = empty(n, kernel.OutputSize(h), kernel.OutputSize(w), kernel.OutChannels);
+        fixed (byte* xp = input.bytes, yp = output.bytes)
+        {
+            kernel.Forward((float*)xp, n, h, w, (float*)yp);
+        }
+        return output.permute(0, 3, 1, 2).MoveToOuterDisposeScope();
+    }
 }
