@@ -78,8 +78,23 @@ internal sealed unsafe class FloatConv2d
     public long HeldBytes => ((long)_weights.Length + _bias.Length) * sizeof(float);
 
     /// <summary>Output height or width for an input of <paramref name="size"/> pixels (at least 1; checked by
-    /// <see cref="Forward"/>).</summary>
+    /// <c>Forward</c>).</summary>
     public int OutputSize(int size) => (size + 2 * Padding - Kernel) / Stride + 1;
+
+    /// <summary>Convolves <paramref name="x"/> [N, H, W, C] into <paramref name="y"/> [N, H', W', O] after checking
+    /// their lengths.</summary>
+    public void Forward(ReadOnlySpan<float> x, int batch, int height, int width, Span<float> y)
+    {
+        long inputs = (long)batch * height * width * InChannels, outputs = (long)batch * OutputSize(height) * OutputSize(width) * OutChannels;
+        if (batch < 0 || height < 1 || width < 1 || x.Length != inputs || y.Length != outputs)
+        {
+            throw new ArgumentException($"[{batch}, {height}, {width}, {InChannels}] inputs and [{OutputSize(height)}, {OutputSize(width)}, {OutChannels}] outputs per image need {inputs} and {outputs} values; got {x.Length} and {y.Length}.");
+        }
+        fixed (float* xp = x, yp = y)
+        {
+            Forward(xp, batch, height, width, yp);
+        }
+    }
 
     /// <summary>
     /// Convolves <paramref name="x"/> [N, H, W, C] into <paramref name="y"/> [N, H', W', O], both NHWC float32,
@@ -112,7 +127,7 @@ internal sealed unsafe class FloatConv2d
         }
     }
 
-    /// <summary>One call's pointers (pinned by <see cref="Forward"/>) and sizes.</summary>
+    /// <summary>One call's pointers (pinned by <c>Forward</c>) and sizes.</summary>
     private readonly record struct Job(FloatConv2d Layer, nint X, int Height, int Width, nint Y, int OutHeight, int OutWidth, nint Weights, nint Bias)
     {
         public void Rows(int first, int end)

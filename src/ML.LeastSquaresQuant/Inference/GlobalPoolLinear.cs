@@ -54,6 +54,20 @@ internal sealed unsafe class GlobalPoolLinear
     /// <summary>The bytes the head's copy of the weights and bias holds.</summary>
     public long HeldBytes => ((long)_weights.Length + _bias.Length) * sizeof(float);
 
+    /// <summary>Logits [N, classes] into <paramref name="logits"/> for <paramref name="x"/> [N, pixels, C] after
+    /// checking their lengths.</summary>
+    public void Forward(ReadOnlySpan<float> x, int batch, long pixels, Span<float> logits)
+    {
+        if (batch < 0 || pixels < 1 || x.Length != batch * pixels * Channels || logits.Length != (long)batch * Classes)
+        {
+            throw new ArgumentException($"{batch} images of {pixels}×{Channels} values and {Classes} logits each do not match {x.Length} inputs and {logits.Length} outputs.");
+        }
+        fixed (float* xp = x, yp = logits)
+        {
+            Forward(xp, batch, pixels, yp);
+        }
+    }
+
     /// <summary>Logits [N, classes] into <paramref name="logits"/> for <paramref name="x"/> [N, pixels, C].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     public void Forward(float* x, int batch, long pixels, float* logits)

@@ -58,6 +58,37 @@ internal sealed class KernelConvWeights
     /// <summary>The sign words, layout in the type's remarks.</summary>
     public ulong[] Bits { get; }
 
+    /// <summary>The same planes in their storage form (the inverse of <see cref="PackedConvWeights.ToKernelLayout"/>),
+    /// rebuilt when a layer that keeps only this layout is saved or needs its float weights back.</summary>
+    public PackedConvWeights ToPacked()
+    {
+        int k = KernelSize, c = InChannels, words = WordsPerPixel, rowBytes = PackedConvWeights.RowBytesFor(c, k);
+        var signs = new byte[checked((long)PlaneCount * OutChannels * rowBytes)];
+        for (int j = 0; j < PlaneCount; j++)
+        {
+            for (int o = 0; o < OutChannels; o++)
+            {
+                long row = ((long)j * OutChannels + o) * rowBytes;
+                for (int ch = 0; ch < c; ch++)
+                {
+                    for (int ky = 0; ky < k; ky++)
+                    {
+                        for (int kx = 0; kx < k; kx++)
+                        {
+                            long word = ((((long)j * k + ky) * k + kx) * words + ch / 64) * PaddedOutChannels + o;
+                            if ((Bits[word] >> (ch & 63) & 1) != 0)
+                            {
+                                int e = (ch * k + ky) * k + kx;
+                                signs[row + (e >> 3)] |= (byte)(1 << (e & 7));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return new PackedConvWeights(OutChannels, c, k, PlaneCount, (float[])Scalars.Clone(), signs);
+    }
+
     /// <summary>O rounded up to a multiple of 8.</summary>
     public static int PadChannels(int outChannels) => (outChannels + 7) & ~7;
 }

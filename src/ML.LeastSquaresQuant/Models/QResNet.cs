@@ -87,6 +87,9 @@ public sealed class QResNet : nn.Module<Tensor, Tensor>
 
     private GlobalPoolLinear? _cpuHead;
 
+    /// <summary>The bytes the C# head's copy of the classifier holds (0 without one).</summary>
+    internal long CpuHeadBytes => _cpuHead?.HeldBytes ?? 0;
+
     /// <summary>The head (global average pool, fully connected layer) as a C# kernel: the arithmetic of a network
     /// scored on the binary engine, which the float path then shares.</summary>
     private GlobalPoolLinear? CpuHead()

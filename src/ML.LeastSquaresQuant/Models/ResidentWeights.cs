@@ -8,7 +8,8 @@ namespace ML.LeastSquaresQuant.Models;
 /// <summary>
 /// The memory a network's weights hold while it scores: the storage of every parameter and buffer (a float weight
 /// released by <see cref="QuantConv2d.ReleaseFloatWeights"/> keeps one placeholder value), frozen quantized copies,
-/// packed planes, and the engine's kernel layout and the float path's planes where they exist. Each array or storage
+/// packed planes, the engine's kernel layout and the float path's planes where they exist, and the C# kernels'
+/// copies of the full-precision layers. Each array or storage
 /// is counted once.
 /// </summary>
 internal static class ResidentWeights
@@ -33,6 +34,9 @@ internal static class ResidentWeights
             }
             bytes += conv.HeldWeightTensors().Sum(StorageBytes);
         }
+        // The C# kernels of the full-precision layers copy their weights (FloatConv2d, GlobalPoolLinear).
+        bytes += network.modules().OfType<Conv2dLayer>().Sum(c => c.CpuKernel?.HeldBytes ?? 0);
+        bytes += network.modules().Prepend(network).OfType<QResNet>().Sum(r => r.CpuHeadBytes);
         return bytes;
     }
 

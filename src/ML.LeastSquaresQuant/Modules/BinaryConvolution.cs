@@ -35,9 +35,6 @@ internal sealed class BinaryConvolution
         _planes = StepCount(quantizer.Scheme);
     }
 
-    /// <summary>The packed weights the engine runs on (also what a model file stores).</summary>
-    public PackedConvWeights Weights { get; private init; } = null!;
-
     /// <summary>
     /// The fewest input channels for which a layer runs on the engine. Channels are packed 64 to a word, so a narrower
     /// layer pays for a mostly empty word at every kernel tap, on top of the packing: the sample's width-16 network
@@ -61,7 +58,7 @@ internal sealed class BinaryConvolution
     {
         float[]? bias = conv.Bias is null ? null : conv.Bias.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray();
         var layer = new BinaryConv2d(weights.ToKernelLayout(), bias, checked((int)conv.Stride), checked((int)conv.Padding));
-        return new BinaryConvolution(layer, conv.ActivationQuantizer, conv.Quantization.EffectiveClamp) { Weights = weights };
+        return new BinaryConvolution(layer, conv.ActivationQuantizer, conv.Quantization.EffectiveClamp);
     }
 
     /// <summary>

@@ -101,7 +101,15 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     /// re-quantization of <see cref="Weight"/>, are the layer's weights (re-quantizing reconstructed weights need not
     /// give the same planes back).
     /// </summary>
-    internal Inference.PackedConvWeights? StoredPlanes { get; set; }
+    /// <remarks>A layer whose float weights are released and whose engine is on keeps its planes once, in the engine's
+    /// layout; this then rebuilds the storage form from them (for saving, or to restore the float weights).</remarks>
+    internal Inference.PackedConvWeights? StoredPlanes
+    {
+        get => _storedPlanes ?? (FloatWeightsReleased ? _engine?.Layer.Weights.ToPacked() : null);
+        set => _storedPlanes = value;
+    }
+
+    private Inference.PackedConvWeights? _storedPlanes;
 
     /// <summary>The binary engine that scores this layer, or <see langword="null"/> for the float path.</summary>
     private BinaryConvolution? _engine;
@@ -123,35 +131,43 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     /// </summary>
     internal void UseBinaryEngine(bool on)
     {
+        // Read before the engine goes: a released layer may hold its planes only there.
+        var planes = BinaryConvolution.Supports(this) ? PackedWeights() : null;
+        if (FloatWeightsReleased)
+        {
+            _storedPlanes = planes;
+        }
         _planes?.Dispose();
         _planes = null;
         _engine = null;
-        if (!BinaryConvolution.Supports(this))
+        if (planes is null)
         {
             return;
         }
         if (on)
         {
-            _engine = BinaryConvolution.Create(this, PackedWeights());
+            _engine = BinaryConvolution.Create(this, planes);
+            if (FloatWeightsReleased)
+            {
+                _storedPlanes = null;
+            }
         }
         else
         {
-            _planes = new PlaneConvolution(this, PackedWeights());
+            _planes = new PlaneConvolution(this, planes);
         }
     }
 
     /// <summary>The arrays of packed weights this layer holds (stored planes, the engine's kernel layout).</summary>
     internal System.Collections.Generic.IEnumerable<Array> HeldWeightArrays()
     {
-        if (StoredPlanes is not null)
+        if (_storedPlanes is not null)
         {
-            yield return StoredPlanes.Signs;
-            yield return StoredPlanes.Scalars;
+            yield return _storedPlanes.Signs;
+            yield return _storedPlanes.Scalars;
         }
         if (_engine is not null)
         {
-            yield return _engine.Weights.Signs;
-            yield return _engine.Weights.Scalars;
             yield return _engine.Layer.Weights.Bits;
             yield return _engine.Layer.Weights.Scalars;
         }
@@ -177,7 +193,7 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
         {
             return;
         }
-        StoredPlanes ??= BinaryConvolution.Pack(this);
+        _storedPlanes ??= BinaryConvolution.Pack(this);
         _weightQuantizer.Unfreeze();
         using (torch.no_grad())
         {
@@ -192,9 +208,11 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     /// evaluation-mode passes as a loaded packed model's are.</summary>
     private void RestoreFloatWeights()
     {
+        // The planes stay the layer's weights (re-packing their reconstruction need not give them back).
+        _storedPlanes = StoredPlanes!;
         using (torch.no_grad())
         {
-            using var weights = torch.tensor(StoredPlanes!.Reconstruct(), Weight.shape);
+            using var weights = torch.tensor(_storedPlanes.Reconstruct(), Weight.shape);
             Weight.set_(weights);
         }
         FloatWeightsReleased = false;

@@ -55,6 +55,11 @@ public sealed class BinaryConvPackingTests
         // The storage form round-trips through its constructor, and the documented bit layout holds.
         var copy = new PackedConvWeights(o, c, k, planes, packed.Scalars, packed.Signs);
         AssertSameBits(expected, copy.Reconstruct(), scheme + " (copy)");
+        // The engine's kernel layout gives the storage form back byte for byte (a layer that keeps only that layout
+        // is saved from it).
+        var back = packed.ToKernelLayout().ToPacked();
+        CollectionAssert.AreEqual(packed.Signs, back.Signs, $"{scheme}: signs after the kernel layout");
+        AssertSameBits(packed.Scalars, back.Scalars, scheme + " scalars after the kernel layout");
         int rowLength = c * k * k;
         var reference = BinaryConvTests.Planes(latent.AsSpan(0, rowLength), alpha.AsSpan(0, planes));
         for (int e = 0; e < rowLength; e++)
