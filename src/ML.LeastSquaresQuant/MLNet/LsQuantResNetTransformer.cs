@@ -74,7 +74,7 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
     }
 
     /// <summary>
-    /// Whether quantized convolutions (both schemes quantized, at least 64 input channels) score on the binary engine:
+    /// Whether quantized convolutions (both schemes quantized, at least 16 input channels) score on the binary engine:
     /// bit-planes, XOR and popcount, with whole xnor ResNets fused into one pass (docs/inference.md). True by default;
     /// false scores the same layers with libtorch matrix products of the sign planes in the engine's arithmetic, a
     /// much slower reference that gives bit-identical scores. Narrower quantized layers use float convolutions of the

@@ -37,11 +37,12 @@ internal sealed class BinaryConvolution
 
     /// <summary>
     /// The fewest input channels for which a layer runs on the engine. Channels are packed 64 to a word, so a narrower
-    /// layer pays for a mostly empty word at every kernel tap, on top of the packing: the sample's width-16 network
-    /// scored at 0.35× of the float path's speed with every layer on the engine (docs/benchmarks.md). Tests lower it to
-    /// run small networks on the engine.
+    /// layer pays for a mostly empty word at every kernel tap; from 16 channels on it still beats libtorch's float
+    /// convolution inside a network scored in one pass (the sample's width-16 network was faster at batch 1 and 64
+    /// with every layer on the engine than with its 16- and 32-channel stages on libtorch; docs/benchmarks.md).
+    /// Narrower layers were not measured and stay on libtorch. Tests change it.
     /// </summary>
-    internal static int MinInputChannels { get; set; } = 64;
+    internal static int MinInputChannels { get; set; } = 16;
 
     /// <summary>Whether <paramref name="conv"/> runs on the engine: both schemes quantized, no groups or dilation, and
     /// at least <see cref="MinInputChannels"/> input channels.</summary>

@@ -131,12 +131,12 @@ public sealed class QuantConv2d : nn.Module<Tensor, Tensor>
     /// </summary>
     internal void UseBinaryEngine(bool on)
     {
-        // Read before the engine goes: a released layer may hold its planes only there.
-        var planes = BinaryConvolution.Supports(this) ? PackedWeights() : null;
+        // A released layer may hold its planes only in the engine, which goes now: keep them in storage form first.
         if (FloatWeightsReleased)
         {
-            _storedPlanes = planes;
+            _storedPlanes = StoredPlanes;
         }
+        var planes = BinaryConvolution.Supports(this) ? PackedWeights() : null;
         _planes?.Dispose();
         _planes = null;
         _engine = null;

@@ -56,8 +56,12 @@ public sealed class FashionMnistTests
 
         // The float convolution of reconstructed tensors, as training computes, rounds differently, and a rounding
         // can flip a later sign decision where a residual is within rounding of zero: close, not equal.
-        resnet.UseBinaryEngine = false; // chosen again with the threshold restored: no layer of width 8 qualifies
-        var trained = model.Transform(test).GetColumn<float[]>("Score").ToArray();
+        float[][] trained;
+        using (ProcessSwitches.BinaryEngineNowhere())
+        {
+            resnet.UseBinaryEngine = false;
+            trained = model.Transform(test).GetColumn<float[]>("Score").ToArray();
+        }
         var (trainedLabels, trainedLargest) = Compare(engine, trained);
         TestContext.WriteLine($"engine vs training's arithmetic: {trainedLabels} labels differ; largest score difference {trainedLargest:E2}");
         Assert.IsLessThanOrEqualTo(engine.Length / 100, trainedLabels, "labels that differ from training's arithmetic");

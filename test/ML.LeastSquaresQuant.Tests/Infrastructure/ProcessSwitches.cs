@@ -15,10 +15,16 @@ internal static class ProcessSwitches
 
     /// <summary>The binary engine for every quantized layer, however narrow, while the result lives (set it before a
     /// transformer is created or loaded: the choice is made then).</summary>
-    public static IDisposable BinaryEngineEverywhere()
+    public static IDisposable BinaryEngineEverywhere() => EngineThreshold(1);
+
+    /// <summary>No quantized layer on the binary engine or its float path: every layer scores in training's
+    /// arithmetic while the result lives (the choice is made when the engine is switched).</summary>
+    public static IDisposable BinaryEngineNowhere() => EngineThreshold(int.MaxValue);
+
+    private static IDisposable EngineThreshold(int channels)
     {
         int saved = BinaryConvolution.MinInputChannels;
-        BinaryConvolution.MinInputChannels = 1;
+        BinaryConvolution.MinInputChannels = channels;
         return new Restorer(() => BinaryConvolution.MinInputChannels = saved);
     }
 
