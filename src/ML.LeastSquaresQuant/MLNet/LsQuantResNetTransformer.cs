@@ -163,9 +163,31 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
     {
         using var scope = NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var mean = torch.tensor(_mean).to_type(ScalarType.Float32).view(1, -1, 1, 1);
-        var std = torch.tensor(_std).to_type(ScalarType.Float32).view(1, -1, 1, 1);
-        return nn.functional.softmax(_network.call((images - mean) / std), 1).MoveToOuterDisposeScope();
+        return nn.functional.softmax(_network.call(Normalize(images)), 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// (x − mean[c]) / std[c] for images [N, C, H, W], in C#: the float32 subtraction and division libtorch would
+    /// compute, without a libtorch operation, whose OpenMP threads would then spin while the binary engine scores
+    /// (docs/inference.md).
+    /// </summary>
+    private Tensor Normalize(Tensor images)
+    {
+        using var contiguous = images.to_type(ScalarType.Float32).contiguous();
+        var values = contiguous.data<float>().ToArray();
+        int channels = checked((int)images.shape[1]);
+        long plane = images.shape[2] * images.shape[3];
+        for (long start = 0; start < values.LongLength; start += plane)
+        {
+            int c = (int)(start / plane % channels);
+            float mean = (float)_mean[_mean.Length == 1 ? 0 : c], std = (float)_std[_std.Length == 1 ? 0 : c];
+            var span = values.AsSpan(checked((int)start), checked((int)plane));
+            for (int i = 0; i < span.Length; i++)
+            {
+                span[i] = (span[i] - mean) / std;
+            }
+        }
+        return torch.tensor(values, images.shape);
     }
 
     /// <summary>
