@@ -9,7 +9,8 @@ namespace ML.LeastSquaresQuant.Models;
 /// <summary>
 /// A <see cref="QResNet"/> whose every block runs fused on the binary engine (<see cref="XnorBlockEngine"/>), scored
 /// with the block activations in pooled arrays (<see cref="PooledActivation"/>) rather than fresh libtorch tensors;
-/// the full-precision stem and head stay on libtorch.
+/// the full-precision stem and head run on C# kernels (<see cref="FloatConv2d"/>, <see cref="GlobalPoolLinear"/>),
+/// so a pass wakes no libtorch threads (only an ImageNet stem's max pool stays on libtorch).
 /// </summary>
 internal sealed class QResNetEngine
 {

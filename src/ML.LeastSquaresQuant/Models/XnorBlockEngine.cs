@@ -9,7 +9,8 @@ namespace ML.LeastSquaresQuant.Models;
 /// <summary>
 /// An <see cref="XnorBlock"/> scored as one fused pass on the binary engine: each batch norm, clamp, quantizer and
 /// packing runs as one sweep per sample, and each convolution's nonlinearity and shortcut addition run on its
-/// output pixels as they are produced. Only the full-precision down-sampling shortcut stays on libtorch. The
+/// output pixels as they are produced. A down-sampling shortcut runs on <see cref="FloatConv2d"/> and
+/// <see cref="ChannelAffine"/> when its convolution has its C# kernel, otherwise on libtorch. The
 /// arithmetic is that of the modules run one after another (<see cref="ChannelAffine"/>, <see cref="ConvEpilogue"/>),
 /// so the block gives the same values as its convolutions scored on the engine one by one.
 /// </summary>
