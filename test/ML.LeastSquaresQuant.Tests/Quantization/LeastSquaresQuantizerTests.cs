@@ -25,6 +25,32 @@ public sealed class LeastSquaresQuantizerTests
     }
 
     [TestMethod]
+    public void TestRadixSortOfMagnitudesEqualsAComparisonSort()
+    {
+        // Long stalled brackets of float rows are radix-sorted on their bits: zeros, subnormals, ties, huge values.
+        var rng = new Random(5);
+        foreach (int n in new[] { 257, 1000, 40_000 })
+        {
+            var values = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                values[i] = (i % 7) switch
+                {
+                    0 => 0f,
+                    1 => float.Epsilon * rng.Next(1, 1000),
+                    2 => 2f,
+                    3 => float.MaxValue / (1 + rng.Next(3)),
+                    _ => (float)Math.Abs(TensorTestData.Gaussian(rng)) * (float)Math.Pow(10, rng.Next(-20, 20)),
+                };
+            }
+            var expected = (float[])values.Clone();
+            Array.Sort(expected);
+            ML.LeastSquaresQuant.Quantization.ExactTwoLevelSolver.SortMagnitudes<float>(values);
+            CollectionAssert.AreEqual(expected, values, $"n = {n}");
+        }
+    }
+
+    [TestMethod]
     [DataRow(ScalarType.Float32)]
     [DataRow(ScalarType.Float64)]
     public void TestWorkedExamplesFromSpecification(ScalarType dtype)
