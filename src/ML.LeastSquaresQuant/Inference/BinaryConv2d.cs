@@ -265,6 +265,21 @@ internal sealed class BinaryConv2d
         private static void Combine(int* counts, double* coef, double* bias, float* output, int pairs, int pad, int outChannels)
         {
             int c = 0;
+            // Each lane multiplies and adds separately in double (no fused multiply-add), so every width gives the
+            // same bits.
+            if (Avx512F.IsSupported)
+            {
+                for (; c + 8 <= outChannels; c += 8)
+                {
+                    var sum = Vector512.Load(bias + c);
+                    for (int pair = 0; pair < pairs; pair++)
+                    {
+                        var b = Avx512F.ConvertToVector512Double(Vector256.Load(counts + pair * pad + c));
+                        sum = Avx512F.Add(sum, Avx512F.Multiply(Vector512.Load(coef + pair * pad + c), b));
+                    }
+                    Avx512F.ConvertToVector256Single(sum).Store(output + c);
+                }
+            }
             if (Avx.IsSupported)
             {
                 for (; c + 4 <= outChannels; c += 4)
