@@ -45,7 +45,7 @@ public sealed class LeastSquaresQuantizerTests
             }
             var expected = (float[])values.Clone();
             Array.Sort(expected);
-            ML.LeastSquaresQuant.Quantization.ExactTwoLevelSolver.SortMagnitudes<float>(values);
+            ML.LeastSquaresQuant.Quantization.MagnitudeSort.Sort<float>(values);
             CollectionAssert.AreEqual(expected, values, $"n = {n}");
         }
     }
