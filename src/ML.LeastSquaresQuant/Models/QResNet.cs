@@ -98,9 +98,8 @@ public sealed class QResNet : nn.Module<Tensor, Tensor>
         {
             return null;
         }
-        using var weight = fc.weight!.detach().cpu().to_type(ScalarType.Float32).contiguous();
-        using var bias = fc.bias?.detach().cpu().to_type(ScalarType.Float32).contiguous();
-        return new GlobalPoolLinear(weight.data<float>().ToArray(), bias is null ? [] : bias.data<float>().ToArray(),
+        var weight = fc.weight!;
+        return new GlobalPoolLinear(TensorCopy.ToFloatArray(weight), fc.bias is null ? [] : TensorCopy.ToFloatArray(fc.bias),
             checked((int)weight.shape[0]), checked((int)weight.shape[1]));
     }
 

@@ -172,7 +172,7 @@ internal sealed class XnorBlockEngine
     {
         static float[] Values(Tensor? t, long channels, float fill) =>
             t is null ? System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Repeat(fill, (int)channels))
-                : t.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray();
+                : TensorCopy.ToFloatArray(t);
         long c = norm.num_features;
         return ChannelAffine.FromBatchNorm(Values(norm.running_mean, c, 0), Values(norm.running_var, c, 1), Values(norm.weight, c, 1),
             Values(norm.bias, c, 0), norm.eps, lower, upper);
@@ -189,8 +189,8 @@ internal sealed class XnorBlockEngine
             case PReLU prelu when prelu.num_parameters == 1 || prelu.num_parameters == channels:
             {
                 // A single shared slope is broadcast over the channels, as libtorch does.
-                using var slopes = prelu.weight!.detach().cpu().to_type(ScalarType.Float32).expand(channels).contiguous();
-                return new ConvEpilogue(EpilogueNonlinearity.PReLU, slopes.data<float>().ToArray());
+                using var slopes = prelu.weight!.expand(channels);
+                return new ConvEpilogue(EpilogueNonlinearity.PReLU, TensorCopy.ToFloatArray(slopes));
             }
             default:
                 return null;

@@ -57,7 +57,7 @@ internal sealed class BinaryConvolution
     /// <summary>Builds the engine for <paramref name="conv"/> from <paramref name="weights"/>.</summary>
     public static BinaryConvolution Create(QuantConv2d conv, PackedConvWeights weights)
     {
-        float[]? bias = conv.Bias is null ? null : conv.Bias.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray();
+        float[]? bias = conv.Bias is null ? null : TensorCopy.ToFloatArray(conv.Bias);
         var layer = new BinaryConv2d(weights.ToKernelLayout(), bias, checked((int)conv.Stride), checked((int)conv.Padding));
         return new BinaryConvolution(layer, conv.ActivationQuantizer, conv.Quantization.EffectiveClamp);
     }
@@ -110,7 +110,7 @@ internal sealed class BinaryConvolution
         var running = _quantizer.RunningScalars;
         if (running is not null)
         {
-            float[] averages = running.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray();
+            float[] averages = TensorCopy.ToFloatArray(running);
             return (_, _, v) =>
             {
                 for (int i = 0; i < v.Length; i++)

@@ -64,10 +64,8 @@ internal sealed class Conv2dLayer : nn.Module<Tensor, Tensor>
         {
             return;
         }
-        using var weight = Weight.detach().cpu().to_type(ScalarType.Float32).contiguous();
-        using var bias = Bias?.detach().cpu().to_type(ScalarType.Float32).contiguous();
-        _cpuKernel = new FloatConv2d(weight.data<float>().ToArray(), bias is null ? [] : bias.data<float>().ToArray(),
-            checked((int)weight.shape[0]), checked((int)weight.shape[1]), checked((int)weight.shape[2]), checked((int)_stride), checked((int)_padding));
+        _cpuKernel = new FloatConv2d(TensorCopy.ToFloatArray(Weight), Bias is null ? [] : TensorCopy.ToFloatArray(Bias),
+            checked((int)Weight.shape[0]), checked((int)Weight.shape[1]), checked((int)Weight.shape[2]), checked((int)_stride), checked((int)_padding));
     }
 
     public override Tensor forward(Tensor x)
