@@ -28,7 +28,7 @@ internal static unsafe class Avx2Kernels
         for (int ky = t.Ky0; ky < t.Ky1; ky++)
         {
             ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * t.Words;
-            ulong* wRow = w + ky * t.Kernel * kxStride;
+            ulong* wRow = w + ky * t.RowStrideW;
             for (int kx = t.Kx0; kx < t.Kx1; kx++)
             {
                 for (int word = 0; word < t.Words; word++)
@@ -72,7 +72,7 @@ internal static unsafe class Avx2Kernels
         for (int ky = t.Ky0; ky < t.Ky1; ky++)
         {
             ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * t.Words;
-            ulong* wRow = w + ky * t.Kernel * kxStride;
+            ulong* wRow = w + ky * t.RowStrideW;
             for (int kx = t.Kx0; kx < t.Kx1; kx++)
             {
                 for (int word = 0; word < t.Words; word++)

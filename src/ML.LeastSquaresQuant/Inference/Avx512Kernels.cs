@@ -36,7 +36,7 @@ internal static unsafe class Avx512Kernels
         for (int ky = t.Ky0; ky < t.Ky1; ky++)
         {
             ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * words;
-            ulong* wRow = w + ky * t.Kernel * kxStride;
+            ulong* wRow = w + ky * t.RowStrideW;
             for (int kx = t.Kx0; kx < t.Kx1; kx++)
             {
                 for (int word = 0; word < words; word++)
@@ -79,7 +79,7 @@ internal static unsafe class Avx512Kernels
         for (int ky = t.Ky0; ky < t.Ky1; ky++)
         {
             ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * words;
-            ulong* wRow = w + ky * t.Kernel * kxStride;
+            ulong* wRow = w + ky * t.RowStrideW;
             for (int kx = t.Kx0; kx < t.Kx1; kx++)
             {
                 for (int word = 0; word < words; word++)

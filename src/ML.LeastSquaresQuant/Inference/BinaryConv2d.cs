@@ -28,7 +28,9 @@ internal sealed class BinaryConv2d
     /// <param name="bias">Bias [O], or null for none.</param>
     /// <param name="stride">Stride S ≥ 1.</param>
     /// <param name="padding">Zero padding P ≥ 0 on every side.</param>
-    public BinaryConv2d(KernelConvWeights weights, float[]? bias, int stride, int padding)
+    /// <param name="foldWindows">Whether a narrow layer reads its kernel rows folded into fewer words
+    /// (<see cref="FoldedConvWeights"/>; same integers, tests compare both).</param>
+    public BinaryConv2d(KernelConvWeights weights, float[]? bias, int stride, int padding, bool foldWindows = true)
     {
         ArgumentNullException.ThrowIfNull(weights);
         if (stride < 1 || padding < 0)
@@ -42,6 +44,7 @@ internal sealed class BinaryConv2d
         Weights = weights;
         Stride = stride;
         Padding = padding;
+        Folded = foldWindows ? FoldedConvWeights.TryCreate(weights, stride, padding) : null;
         // Padded to the vector width so the combination needs no tail; entries past O are 0 and never written out.
         _bias = new double[weights.PaddedOutChannels];
         for (int o = 0; bias is not null && o < bias.Length; o++)
@@ -52,6 +55,9 @@ internal sealed class BinaryConv2d
 
     /// <summary>The weights.</summary>
     public KernelConvWeights Weights { get; }
+
+    /// <summary>The folded weights the kernels read instead of <see cref="Weights"/>, or null when not folded.</summary>
+    public FoldedConvWeights? Folded { get; }
 
     /// <summary>Stride S.</summary>
     public int Stride { get; }
@@ -125,9 +131,16 @@ internal sealed class BinaryConv2d
         var w = Weights;
         int ho = OutputSize(input.Height), wo = OutputSize(input.Width);
         int rows = input.Batch * ho;
-        long work = (long)rows * wo * w.PaddedOutChannels * w.KernelSize * w.KernelSize * w.WordsPerPixel
-            * input.PlaneCount * w.PlaneCount;
-        fixed (ulong* act = input.Bits, bits = w.Bits)
+        var folded = Folded;
+        nint[]? columns = null;
+        if (folded is not null)
+        {
+            input.Fold(w.KernelSize, Padding);
+            columns = folded.ColumnWeights(input.Width);
+        }
+        long work = (long)rows * wo * w.PaddedOutChannels * w.KernelSize
+            * (folded?.Words ?? w.KernelSize * w.WordsPerPixel) * input.PlaneCount * w.PlaneCount;
+        fixed (ulong* act = folded is null ? input.Bits : input.FoldedBits, bits = w.Bits)
         fixed (float* v = input.Scalars, alpha = w.Scalars)
         fixed (double* bias = _bias)
         {
@@ -136,6 +149,7 @@ internal sealed class BinaryConv2d
                 Layer = this, Input = input, Path = path, OutWidth = wo, OutHeight = ho,
                 Activations = (nint)act, WeightBits = (nint)bits, V = (nint)v, Alpha = (nint)alpha, Bias = (nint)bias,
                 Output = (nint)output, CountsOut = (nint)counts, Epilogue = epilogue, Residual = (nint)residual,
+                Folded = folded, Columns = columns,
             };
             int chunks = Math.Min(rows, Environment.ProcessorCount * 4);
             if (work < ParallelThreshold || Environment.ProcessorCount == 1 || chunks <= 1)
@@ -166,6 +180,8 @@ internal sealed class BinaryConv2d
         public nint CountsOut { get; init; }
         public ConvEpilogue Epilogue { get; init; }
         public nint Residual { get; init; }
+        public FoldedConvWeights? Folded { get; init; }
+        public nint[]? Columns { get; init; }
 
         /// <summary>Rows [<paramref name="first"/>, <paramref name="end"/>) of the flattened (n, y) axis.</summary>
         // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
@@ -186,9 +202,22 @@ internal sealed class BinaryConv2d
                 {
                     var task = new PixelTask
                     {
-                        Weights = (ulong*)WeightBits, Counts = scratch, Height = h, Width = wid, Channels = Input.Channels,
-                        Words = w.WordsPerPixel, Kernel = k, PlanesA = kA, PlanesW = kW, OutChannels = o, PaddedOut = pad,
+                        Weights = (ulong*)WeightBits, Counts = scratch, Height = h, Width = wid, Words = w.WordsPerPixel,
+                        PlanesA = kA, PlanesW = kW, OutChannels = o, PaddedOut = pad,
+                        PlaneStrideA = (long)h * wid * w.WordsPerPixel, PlaneStrideW = (long)k * k * w.WordsPerPixel * pad,
+                        RowStrideW = (long)k * w.WordsPerPixel * pad,
                     };
+                    long sampleStride = Input.SampleStride;
+                    if (Folded is not null)
+                    {
+                        // Each window start is one "pixel" of FoldWords words, read as a single kernel column.
+                        task.Width = Input.FoldWidth;
+                        task.Words = Folded.Words;
+                        task.PlaneStrideA = (long)h * Input.FoldWidth * Folded.Words;
+                        task.PlaneStrideW = Folded.PlaneStride;
+                        task.RowStrideW = Folded.RowStride;
+                        sampleStride = Input.FoldedSampleStride;
+                    }
                     int sample = -1;
                     for (int row = first; row < end; row++)
                     {
@@ -196,7 +225,7 @@ internal sealed class BinaryConv2d
                         if (n != sample)
                         {
                             sample = n;
-                            task.Activations = (ulong*)Activations + n * Input.SampleStride;
+                            task.Activations = (ulong*)Activations + n * sampleStride;
                             FillCoefficients(coef, n, kA, kW, pad, o);
                         }
                         task.Iy0 = y * s - p;
@@ -208,7 +237,17 @@ internal sealed class BinaryConv2d
                             task.Kx0 = Math.Max(0, -task.Ix0);
                             task.Kx1 = Math.Min(k, wid - task.Ix0);
                             long pixel = (long)row * OutWidth + x;
-                            if (task.Ky1 <= task.Ky0 || task.Kx1 <= task.Kx0)
+                            bool empty = task.Ky1 <= task.Ky0 || task.Kx1 <= task.Kx0;
+                            task.Full = Input.Channels * (task.Ky1 - task.Ky0) * (task.Kx1 - task.Kx0);
+                            if (Folded is not null)
+                            {
+                                // The window starting at column x·S, paired with the weights of its border case.
+                                task.Weights = (ulong*)Columns![x];
+                                task.Ix0 = x * s;
+                                task.Kx0 = 0;
+                                task.Kx1 = 1;
+                            }
+                            if (empty)
                             {
                                 // Only padding under the window (P ≥ K at a corner): every B is 0.
                                 new Span<int>(scratch, pairs * pad).Clear();

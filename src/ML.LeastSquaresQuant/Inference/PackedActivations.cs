@@ -25,6 +25,7 @@ internal sealed class PackedActivations
     private const long ParallelThreshold = 1 << 18;
 
     private ulong[] _bits = [];
+    private ulong[] _folded = [];
     private float[] _scalars = [];
 
     /// <summary>Batch size N of the last <see cref="Pack"/>.</summary>
@@ -50,6 +51,19 @@ internal sealed class PackedActivations
 
     /// <summary>The step scalars v[n, i] as [N, kA] row-major; may be longer than needed (reused buffer).</summary>
     public float[] Scalars => _scalars;
+
+    /// <summary>The windows of the last <see cref="Fold"/>, [n][plane][h][start][word]; may be longer than needed.</summary>
+    public ulong[] FoldedBits => _folded;
+
+    /// <summary>Window start columns of the last <see cref="Fold"/>: W + 2P − K + 1 (start t covers columns t − P …
+    /// t − P + K − 1).</summary>
+    public int FoldWidth { get; private set; }
+
+    /// <summary>Words per folded window of the last <see cref="Fold"/>: ceil(K·C/64).</summary>
+    public int FoldWords { get; private set; }
+
+    /// <summary>Words of one sample in <see cref="FoldedBits"/>.</summary>
+    public long FoldedSampleStride => (long)PlaneCount * Height * FoldWidth * FoldWords;
 
     /// <summary>Values of one input sample: H·W·C.</summary>
     private long ElementsPerSample => (long)Height * Width * Channels;
@@ -155,6 +169,67 @@ internal sealed class PackedActivations
             else
             {
                 Parallel.For(0, batch, Sample);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Folds the packed planes (C ≤ 64, one word per pixel) into windows of <paramref name="kernel"/> consecutive
+    /// pixels of a row, pixel kx's channel c at window bit kx·C + c, columns outside the image as zero bits
+    /// (<see cref="FoldedConvWeights"/>).
+    /// </summary>
+    public unsafe void Fold(int kernel, int padding)
+    {
+        if (WordsPerPixel != 1 || kernel < 1 || padding < 0 || Width + 2 * padding < kernel)
+        {
+            throw new ArgumentException($"Cannot fold {Channels} channels of width {Width} into {kernel}-pixel windows with padding {padding}.");
+        }
+        FoldWidth = Width + 2 * padding - kernel + 1;
+        FoldWords = FoldedConvWeights.WordsPerRow(Channels, kernel);
+        long words = FoldedSampleStride * Batch;
+        if (_folded.Length < words)
+        {
+            _folded = new ulong[words];
+        }
+        fixed (ulong* bits = _bits, folded = _folded)
+        {
+            nint bp = (nint)bits, fp = (nint)folded;
+            void Sample(int n) => FoldSample((ulong*)bp + n * SampleStride, (ulong*)fp + n * FoldedSampleStride, kernel, padding);
+            if ((long)Batch * SampleStride < ParallelThreshold / 8 || Environment.ProcessorCount == 1)
+            {
+                for (int n = 0; n < Batch; n++)
+                {
+                    Sample(n);
+                }
+            }
+            else
+            {
+                Parallel.For(0, Batch, Sample);
+            }
+        }
+    }
+
+    private unsafe void FoldSample(ulong* sample, ulong* folded, int kernel, int padding)
+    {
+        int c = Channels, words = FoldWords, fw = FoldWidth;
+        for (int row = 0; row < PlaneCount * Height; row++)
+        {
+            ulong* pixels = sample + (long)row * Width;
+            ulong* target = folded + (long)row * fw * words;
+            new Span<ulong>(target, fw * words).Clear();
+            for (int t = 0; t < fw; t++)
+            {
+                ulong* window = target + (long)t * words;
+                for (int kx = Math.Max(0, padding - t); kx < kernel && t - padding + kx < Width; kx++)
+                {
+                    ulong pixel = pixels[t - padding + kx];
+                    int bit = kx * c;
+                    window[bit / 64] |= pixel << (bit & 63);
+                    if ((bit & 63) + c > 64)
+                    {
+                        window[bit / 64 + 1] |= pixel >> (64 - (bit & 63));
+                    }
+                }
             }
         }
     }

@@ -13,14 +13,21 @@ internal unsafe struct PixelTask
     /// <summary>Sample n's activation planes, [plane][h][w][word].</summary>
     public ulong* Activations;
 
-    /// <summary>Kernel-layout weights, [plane][ky][kx][word][o'] (see <see cref="KernelConvWeights"/>).</summary>
+    /// <summary>Kernel-layout weights, [plane][ky][kx][word][o'] (see <see cref="KernelConvWeights"/>), or a folded
+    /// layout [plane][ky][word][o'] read as a single kernel column (see <see cref="FoldedConvWeights"/>).</summary>
     public ulong* Weights;
 
     /// <summary>The result B_ij[o] at <c>(i·kW + j)·PaddedOut + o</c>; entries o ≥ O are unspecified.</summary>
     public int* Counts;
 
-    /// <summary>Input height, width, channels, words per pixel (ceil(C/64)) and kernel size.</summary>
-    public int Height, Width, Channels, Words, Kernel;
+    /// <summary>Input height and width (in window starts for a folded layout) and words per pixel or window row.</summary>
+    public int Height, Width, Words;
+
+    /// <summary>C times the number of in-bounds kernel positions: the ±1 products each correlation sums.</summary>
+    public int Full;
+
+    /// <summary>Words between activation planes, between weight planes, and between weight kernel rows (ky).</summary>
+    public long PlaneStrideA, PlaneStrideW, RowStrideW;
 
     /// <summary>kA, kW, O and O rounded up to 8.</summary>
     public int PlanesA, PlanesW, OutChannels, PaddedOut;
@@ -62,8 +69,8 @@ internal static unsafe class PopCountKernels
 
     private static void PortablePixel(in PixelTask t)
     {
-        long planeA = (long)t.Height * t.Width * t.Words, planeW = (long)t.Kernel * t.Kernel * t.Words * t.PaddedOut;
-        int full = t.Channels * (t.Ky1 - t.Ky0) * (t.Kx1 - t.Kx0);
+        long planeA = t.PlaneStrideA, planeW = t.PlaneStrideW;
+        int full = t.Full;
         for (int i = 0; i < t.PlanesA; i++)
         {
             for (int j = 0; j < t.PlanesW; j++)
@@ -73,7 +80,7 @@ internal static unsafe class PopCountKernels
                 for (int ky = t.Ky0; ky < t.Ky1; ky++)
                 {
                     ulong* aRow = t.Activations + i * planeA + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * t.Words;
-                    ulong* wRow = t.Weights + j * planeW + (long)ky * t.Kernel * t.Words * t.PaddedOut;
+                    ulong* wRow = t.Weights + j * planeW + ky * t.RowStrideW;
                     for (int kx = t.Kx0; kx < t.Kx1; kx++)
                     {
                         for (int w = 0; w < t.Words; w++)
@@ -97,8 +104,8 @@ internal static unsafe class PopCountKernels
 
     private static void Avx512Pixel<TPop>(in PixelTask t) where TPop : struct, IBytePopCount512
     {
-        long planeA = (long)t.Height * t.Width * t.Words, planeW = (long)t.Kernel * t.Kernel * t.Words * t.PaddedOut;
-        int full = t.Channels * (t.Ky1 - t.Ky0) * (t.Kx1 - t.Kx0);
+        long planeA = t.PlaneStrideA, planeW = t.PlaneStrideW;
+        int full = t.Full;
         for (int i = 0; i < t.PlanesA; i++)
         {
             for (int j = 0; j < t.PlanesW; j++)
@@ -121,8 +128,8 @@ internal static unsafe class PopCountKernels
 
     private static void Avx2Pixel(in PixelTask t)
     {
-        long planeA = (long)t.Height * t.Width * t.Words, planeW = (long)t.Kernel * t.Kernel * t.Words * t.PaddedOut;
-        int full = t.Channels * (t.Ky1 - t.Ky0) * (t.Kx1 - t.Kx0);
+        long planeA = t.PlaneStrideA, planeW = t.PlaneStrideW;
+        int full = t.Full;
         for (int i = 0; i < t.PlanesA; i++)
         {
             for (int j = 0; j < t.PlanesW; j++)

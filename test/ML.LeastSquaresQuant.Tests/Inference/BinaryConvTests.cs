@@ -68,6 +68,18 @@ public sealed class BinaryConvTests
     [DataRow(3, 1, 130, 7, 5, 5, 2, 1, 3, 3)]
     // Large enough for the parallel packing and convolution paths.
     [DataRow(2, 130, 9, 32, 32, 1, 1, 0, 2, 1)]
+    // Narrow layers whose kernel rows fold into fewer words (FoldedConvWeights): a row that fills one word exactly
+    // (21 × 3 = 63 bits), taps that straddle a word boundary, windows over both borders at once (width 1), a window
+    // entirely in the padding (P = K), stride 2 and 3, and a batch large enough for the parallel fold.
+    [DataRow(2, 16, 16, 9, 9, 3, 1, 1, 2, 1)]
+    [DataRow(3, 16, 32, 8, 9, 3, 2, 1, 2, 1)]
+    [DataRow(1, 21, 9, 5, 6, 3, 1, 1, 1, 2)]
+    [DataRow(2, 22, 17, 6, 5, 3, 2, 1, 2, 2)]
+    [DataRow(1, 42, 8, 4, 4, 3, 1, 2, 3, 1)]
+    [DataRow(2, 30, 12, 7, 7, 5, 1, 2, 2, 1)]
+    [DataRow(1, 13, 5, 3, 1, 7, 3, 3, 1, 2)]
+    [DataRow(2, 5, 8, 5, 4, 3, 2, 3, 2, 2)]
+    [DataRow(16, 16, 16, 28, 28, 3, 1, 1, 2, 1)]
     public void TestMatchesFloat64BruteForceOnEveryPath(int n, int c, int o, int h, int w, int k, int s, int p, int kA, int kW)
     {
         var random = new Random(n * 1000003 + c * 10007 + o * 101 + h * 13 + k * 7 + s + p * 3 + kA * 17 + kW * 19);
@@ -79,6 +91,8 @@ public sealed class BinaryConvTests
 
         var packedWeights = PackedConvWeights.FromLatent(latent, alpha, o, c, k, kW);
         var layer = new BinaryConv2d(packedWeights.ToKernelLayout(), bias, s, p);
+        var unfolded = new BinaryConv2d(packedWeights.ToKernelLayout(), bias, s, p, foldWindows: false);
+        Assert.AreEqual(c <= 64 && k > 1 && (k * c + 63) / 64 < k, layer.Folded is not null, "which layers fold");
         var input = new PackedActivations();
         input.Pack(x, v, n, h, w, c, kA);
         int ho = layer.OutputSize(h), wo = layer.OutputSize(w);
@@ -106,6 +120,9 @@ public sealed class BinaryConvTests
             first ??= output;
             firstCounts ??= counts;
             CollectionAssert.AreEqual(firstCounts, counts, $"{path} integers differ from the first path's.");
+            var unfoldedCounts = new int[counts.Length];
+            unfolded.ComputeCounts(input, unfoldedCounts, path);
+            CollectionAssert.AreEqual(counts, unfoldedCounts, $"{path}: folded and unfolded windows give different integers.");
             for (long e = 0; e < output.Length; e++)
             {
                 Assert.AreEqual(BitConverter.SingleToInt32Bits(first[e]), BitConverter.SingleToInt32Bits(output[e]),
