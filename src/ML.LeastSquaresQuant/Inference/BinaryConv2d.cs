@@ -135,7 +135,10 @@ internal sealed class BinaryConv2d
         nint[]? columns = null;
         if (folded is not null)
         {
-            input.Fold(w.KernelSize, Padding);
+            if (!input.IsFoldedFor(w.KernelSize, Padding))
+            {
+                input.Fold(w.KernelSize, Padding);
+            }
             columns = folded.ColumnWeights(input.Width);
         }
         long work = (long)rows * wo * w.PaddedOutChannels * w.KernelSize

@@ -26,6 +26,7 @@ internal sealed class PackedActivations
 
     private ulong[] _bits = [];
     private ulong[] _folded = [];
+    private (int Kernel, int Padding)? _foldedFor;
     private float[] _scalars = [];
 
     /// <summary>Batch size N of the last <see cref="Pack"/>.</summary>
@@ -130,16 +131,23 @@ internal sealed class PackedActivations
     /// <param name="map">The per-channel map; its channel count is C.</param>
     /// <param name="planeCount">kA ≥ 1.</param>
     /// <param name="scalars">Writes the kA step scalars of one mapped sample.</param>
-    public unsafe void PackFused(float* nhwc, int batch, int height, int width, ChannelAffine map, int planeCount, SampleScalars scalars)
+    /// <param name="foldKernel">When positive, also <see cref="Fold"/>s each sample for this kernel size.</param>
+    /// <param name="foldPadding">The padding of that fold.</param>
+    public unsafe void PackFused(float* nhwc, int batch, int height, int width, ChannelAffine map, int planeCount,
+        SampleScalars scalars, int foldKernel = 0, int foldPadding = 0)
     {
         ArgumentNullException.ThrowIfNull(map);
         ArgumentNullException.ThrowIfNull(scalars);
         Resize(batch, height, width, map.Channels, planeCount, (long)batch * planeCount);
+        if (foldKernel > 0)
+        {
+            PrepareFold(foldKernel, foldPadding);
+        }
         int elements = checked(height * width * map.Channels);
-        fixed (ulong* bits = _bits)
+        fixed (ulong* bits = _bits, folded = _folded)
         fixed (float* v = _scalars)
         {
-            nint xp = (nint)nhwc, bp = (nint)bits, vp = (nint)v;
+            nint xp = (nint)nhwc, bp = (nint)bits, vp = (nint)v, fp = (nint)folded;
             void Sample(int n)
             {
                 float[] mapped = ArrayPool<float>.Shared.Rent(elements), scratch = ArrayPool<float>.Shared.Rent(elements);
@@ -151,6 +159,11 @@ internal sealed class PackedActivations
                         var sampleScalars = new Span<float>((float*)vp + (long)n * planeCount, planeCount);
                         scalars(new ReadOnlySpan<float>(y, elements), scratch.AsSpan(0, elements), sampleScalars);
                         PackSample(y, (ulong*)bp + n * SampleStride, (float*)vp + (long)n * planeCount);
+                        if (foldKernel > 0)
+                        {
+                            // While the sample's planes are still in cache.
+                            FoldSample((ulong*)bp + n * SampleStride, (ulong*)fp + n * FoldedSampleStride, foldKernel, foldPadding);
+                        }
                     }
                 }
                 finally
@@ -173,6 +186,10 @@ internal sealed class PackedActivations
         }
     }
 
+    /// <summary>Whether <see cref="FoldedBits"/> holds the windows of <paramref name="kernel"/> and
+    /// <paramref name="padding"/> for the planes packed last.</summary>
+    public bool IsFoldedFor(int kernel, int padding) => _foldedFor == (kernel, padding);
+
     /// <summary>
     /// Folds the packed planes (C ≤ 64, one word per pixel) into windows of <paramref name="kernel"/> consecutive
     /// pixels of a row, pixel kx's channel c at window bit kx·C + c, columns outside the image as zero bits
@@ -180,17 +197,7 @@ internal sealed class PackedActivations
     /// </summary>
     public unsafe void Fold(int kernel, int padding)
     {
-        if (WordsPerPixel != 1 || kernel < 1 || padding < 0 || Width + 2 * padding < kernel)
-        {
-            throw new ArgumentException($"Cannot fold {Channels} channels of width {Width} into {kernel}-pixel windows with padding {padding}.");
-        }
-        FoldWidth = Width + 2 * padding - kernel + 1;
-        FoldWords = FoldedConvWeights.WordsPerRow(Channels, kernel);
-        long words = FoldedSampleStride * Batch;
-        if (_folded.Length < words)
-        {
-            _folded = new ulong[words];
-        }
+        PrepareFold(kernel, padding);
         fixed (ulong* bits = _bits, folded = _folded)
         {
             nint bp = (nint)bits, fp = (nint)folded;
@@ -207,27 +214,54 @@ internal sealed class PackedActivations
                 Parallel.For(0, Batch, Sample);
             }
         }
+        _foldedFor = (kernel, padding);
     }
 
+    private void PrepareFold(int kernel, int padding)
+    {
+        if (WordsPerPixel != 1 || kernel < 1 || padding < 0 || Width + 2 * padding < kernel)
+        {
+            throw new ArgumentException($"Cannot fold {Channels} channels of width {Width} into {kernel}-pixel windows with padding {padding}.");
+        }
+        FoldWidth = Width + 2 * padding - kernel + 1;
+        FoldWords = FoldedConvWeights.WordsPerRow(Channels, kernel);
+        long words = FoldedSampleStride * Batch;
+        if (_folded.Length < words)
+        {
+            _folded = new ulong[words];
+        }
+    }
+
+    // Tap by tap, each a shift (and a spill into the next word) of every in-bounds pixel of the row.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe void FoldSample(ulong* sample, ulong* folded, int kernel, int padding)
     {
-        int c = Channels, words = FoldWords, fw = FoldWidth;
+        int c = Channels, words = FoldWords, fw = FoldWidth, width = Width;
+        new Span<ulong>(folded, checked((int)FoldedSampleStride)).Clear();
         for (int row = 0; row < PlaneCount * Height; row++)
         {
-            ulong* pixels = sample + (long)row * Width;
+            ulong* pixels = sample + (long)row * width;
             ulong* target = folded + (long)row * fw * words;
-            new Span<ulong>(target, fw * words).Clear();
-            for (int t = 0; t < fw; t++)
+            for (int kx = 0; kx < kernel; kx++)
             {
-                ulong* window = target + (long)t * words;
-                for (int kx = Math.Max(0, padding - t); kx < kernel && t - padding + kx < Width; kx++)
+                int bit = kx * c, shift = bit & 63;
+                ulong* word = target + bit / 64;
+                // Window start t reads pixel t − P + kx; only in-bounds pixels are written.
+                int t0 = Math.Max(0, padding - kx), t1 = Math.Min(fw, width + padding - kx);
+                ulong* pixel = pixels - padding + kx;
+                if (shift + c > 64)
                 {
-                    ulong pixel = pixels[t - padding + kx];
-                    int bit = kx * c;
-                    window[bit / 64] |= pixel << (bit & 63);
-                    if ((bit & 63) + c > 64)
+                    for (int t = t0; t < t1; t++)
                     {
-                        window[bit / 64 + 1] |= pixel >> (64 - (bit & 63));
+                        word[(long)t * words] |= pixel[t] << shift;
+                        word[(long)t * words + 1] |= pixel[t] >> (64 - shift);
+                    }
+                }
+                else
+                {
+                    for (int t = t0; t < t1; t++)
+                    {
+                        word[(long)t * words] |= pixel[t] << shift;
                     }
                 }
             }
@@ -236,6 +270,7 @@ internal sealed class PackedActivations
 
     private void Resize(int batch, int height, int width, int channels, int planeCount, long scalarCount)
     {
+        _foldedFor = null;
         Batch = batch;
         Height = height;
         Width = width;
@@ -273,6 +308,11 @@ internal sealed class PackedActivations
                     PackWord512(row + c0, v, k, target, planeStride);
                     continue;
                 }
+                if (count % 16 == 0 && Vector512.IsHardwareAccelerated)
+                {
+                    PackPartialWord512(row + c0, count, v, k, target, planeStride);
+                    continue;
+                }
                 new ReadOnlySpan<float>(row + c0, count).CopyTo(residual);
                 for (int i = 0; i < k; i++)
                 {
@@ -308,6 +348,29 @@ internal sealed class PackedActivations
             r1 -= Vector512.ConditionalSelect(m1, pos, neg);
             r2 -= Vector512.ConditionalSelect(m2, pos, neg);
             r3 -= Vector512.ConditionalSelect(m3, pos, neg);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="SignBitsAndStep"/> for all kA planes of a word of 16, 32 or 48 channels (narrow layers), 16
+    /// channels at a time with the residual in one register (the same float32 operations, so the same bits).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PackPartialWord512(float* values, int count, float* v, int planes, ulong* target, long planeStride)
+    {
+        for (int i = 0; i < planes; i++)
+        {
+            target[i * planeStride] = 0;
+        }
+        for (int q = 0; q < count; q += 16)
+        {
+            var r = Vector512.Load(values + q);
+            for (int i = 0; i < planes; i++)
+            {
+                var nonNegative = Vector512.GreaterThanOrEqual(r, Vector512<float>.Zero);
+                target[i * planeStride] |= nonNegative.ExtractMostSignificantBits() << q;
+                r -= Vector512.ConditionalSelect(nonNegative, Vector512.Create(v[i]), Vector512.Create(-v[i]));
+            }
         }
     }
 

@@ -94,7 +94,8 @@ internal sealed class BinaryConvolution
         long outputLength, ConvEpilogue epilogue, float* residual)
     {
         var packed = t_packed ??= new PackedActivations();
-        packed.PackFused(x, batch, height, width, map, _planes, SampleScalarsFunction());
+        packed.PackFused(x, batch, height, width, map, _planes, SampleScalarsFunction(),
+            _layer.Folded is null ? 0 : _layer.Weights.KernelSize, _layer.Padding);
         _layer.Forward(packed, output, outputLength, epilogue, residual);
     }
 
