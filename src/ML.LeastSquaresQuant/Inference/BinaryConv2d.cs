@@ -155,13 +155,13 @@ internal sealed class BinaryConv2d
                 Folded = folded, Columns = columns,
             };
             int chunks = Math.Min(rows, Environment.ProcessorCount * 4);
-            if (work < ParallelThreshold || Environment.ProcessorCount == 1 || chunks <= 1)
+            if (work < ParallelThreshold || chunks <= 1 || !EngineParallel.Enabled)
             {
                 job.RunRows(0, rows);
             }
             else
             {
-                Parallel.For(0, chunks, c => job.RunRows((int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
+                EngineParallel.For(chunks, true, c => job.RunRows((int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
             }
         }
     }

@@ -73,14 +73,14 @@ internal sealed class ChannelAffine
     /// channels each at <paramref name="x"/>, samples in parallel when there is enough work.</summary>
     public unsafe void ApplyInPlace(float* x, int batch, long pixels)
     {
-        if (batch <= 1 || (long)batch * pixels * Channels < ParallelThreshold)
+        if (batch <= 1 || (long)batch * pixels * Channels < ParallelThreshold || !EngineParallel.Enabled)
         {
             Apply(x, x, batch * pixels);
             return;
         }
         nint start = (nint)x;
         long stride = pixels * Channels;
-        System.Threading.Tasks.Parallel.For(0, batch, i =>
+        EngineParallel.For(batch, true, i =>
         {
             float* sample = (float*)start + i * stride;
             Apply(sample, sample, pixels);

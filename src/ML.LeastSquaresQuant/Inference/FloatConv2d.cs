@@ -116,13 +116,13 @@ internal sealed unsafe class FloatConv2d
         {
             var job = new Job(this, (nint)x, height, width, (nint)y, ho, wo, (nint)weights, (nint)bias);
             int chunks = Math.Min(rows, Environment.ProcessorCount * 4);
-            if (work < ParallelThreshold || chunks <= 1)
+            if (work < ParallelThreshold || chunks <= 1 || !EngineParallel.Enabled)
             {
                 job.Rows(0, rows);
             }
             else
             {
-                Parallel.For(0, chunks, c => job.Rows((int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
+                EngineParallel.For(chunks, true, c => job.Rows((int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
             }
         }
     }

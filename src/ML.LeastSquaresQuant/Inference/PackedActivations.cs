@@ -104,17 +104,8 @@ internal sealed class PackedActivations
             fixed (float* v = _scalars)
             {
                 nint xp = (nint)x, bp = (nint)bits, vp = (nint)v;
-                if (elements < ParallelThreshold || Environment.ProcessorCount == 1)
-                {
-                    for (int n = 0; n < batch; n++)
-                    {
-                        PackSample((float*)xp + n * ElementsPerSample, (ulong*)bp + n * SampleStride, (float*)vp + (long)n * planeCount);
-                    }
-                }
-                else
-                {
-                    Parallel.For(0, batch, n => PackSample((float*)xp + n * ElementsPerSample, (ulong*)bp + n * SampleStride, (float*)vp + (long)n * planeCount));
-                }
+                EngineParallel.For(batch, elements >= ParallelThreshold,
+                    n => PackSample((float*)xp + n * ElementsPerSample, (ulong*)bp + n * SampleStride, (float*)vp + (long)n * planeCount));
             }
         }
     }
@@ -172,17 +163,7 @@ internal sealed class PackedActivations
                     ArrayPool<float>.Shared.Return(scratch);
                 }
             }
-            if (batch == 1 || Environment.ProcessorCount == 1)
-            {
-                for (int n = 0; n < batch; n++)
-                {
-                    Sample(n);
-                }
-            }
-            else
-            {
-                Parallel.For(0, batch, Sample);
-            }
+            EngineParallel.For(batch, true, Sample);
         }
     }
 
@@ -202,17 +183,7 @@ internal sealed class PackedActivations
         {
             nint bp = (nint)bits, fp = (nint)folded;
             void Sample(int n) => FoldSample((ulong*)bp + n * SampleStride, (ulong*)fp + n * FoldedSampleStride, kernel, padding);
-            if ((long)Batch * SampleStride < ParallelThreshold / 8 || Environment.ProcessorCount == 1)
-            {
-                for (int n = 0; n < Batch; n++)
-                {
-                    Sample(n);
-                }
-            }
-            else
-            {
-                Parallel.For(0, Batch, Sample);
-            }
+            EngineParallel.For(Batch, (long)Batch * SampleStride >= ParallelThreshold / 8, Sample);
         }
         _foldedFor = (kernel, padding);
     }

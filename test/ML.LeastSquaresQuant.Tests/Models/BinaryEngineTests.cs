@@ -162,6 +162,25 @@ public sealed class BinaryEngineTests
     }
 
     [TestMethod]
+    public void TestABatchSplitAcrossThreadsGivesEveryImageItsOwnScores()
+    {
+        using var scope = NewDisposeScope();
+        using var everywhere = ProcessSwitches.BinaryEngineEverywhere();
+        var net = Network("ls-2", "ls-1", Nonlinearity.PReLU, true, MovingAverageMode.Off, StemKind.Cifar, seed: 9);
+        BinaryEngine.Use(net, true);
+        // 11 images: split into slices of unequal size wherever the machine has 2 to 5 cores; channels-last input too.
+        var images = randn(11, 3, 15, 15) * 2;
+        var whole = Score(net, images);
+        var channelsLast = Score(net, ChannelsLast.Convert(images));
+        Assert.IsTrue(whole.BitEqual(channelsLast), "channels-last input");
+        for (int i = 0; i < 11; i++)
+        {
+            var alone = Score(net, images.narrow(0, i, 1));
+            Assert.IsTrue(whole.narrow(0, i, 1).BitEqual(alone), $"image {i}: {(whole.narrow(0, i, 1) - alone).abs().max().item<float>():E2}");
+        }
+    }
+
+    [TestMethod]
     public void TestConcurrentScoringOnTheEngineGivesTheSequentialScores()
     {
         using var scope = NewDisposeScope();
