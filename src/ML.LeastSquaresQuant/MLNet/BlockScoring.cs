@@ -125,9 +125,11 @@ internal sealed class BlockScoredDataView : IDataView
                 throw new InvalidOperationException("The input gave fewer rows to the read-ahead cursor than to the main one.");
             }
             using var scope = NewDisposeScope();
-            var images = tensor(_pixels.AsSpan(0, _count * _imageSize).ToArray(),
-                [_count, _model.Shape.Channels, _model.Shape.Height, _model.Shape.Width]);
-            _model.Probabilities(images).data<float>().CopyTo(_probabilities, 0);
+            // A view of the pixel buffer (pinned until the scope ends), not a copy: libtorch copies this large run in
+            // parallel, and its OpenMP threads would then spin while the binary engine scores (docs/inference.md).
+            var images = from_array(_pixels).narrow(0, 0, (long)_count * _imageSize)
+                .view(_count, _model.Shape.Channels, _model.Shape.Height, _model.Shape.Width);
+            _model.Probabilities(images, _probabilities);
             for (int r = 0; r < _count; r++)
             {
                 _predicted[r] = LsQuantResNetTransformer.PredictedKey(_probabilities.AsSpan(r * _classes, _classes));

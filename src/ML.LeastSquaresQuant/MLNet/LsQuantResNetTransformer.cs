@@ -156,14 +156,24 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
     /// <inheritdoc/>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new AppendingRowMapper(new Appender(this, inputSchema));
 
-    /// <summary>Class probabilities for images [N, C, H, W] with raw pixel values (normalization is applied here).</summary>
+    /// <summary>Writes the class probabilities [N, classes] of images [N, C, H, W] with raw pixel values (normalization
+    /// is applied here) to <paramref name="probabilities"/>.</summary>
     /// <param name="images">The images, float32, on the CPU.</param>
-    /// <returns>Probabilities [N, classes].</returns>
-    internal Tensor Probabilities(Tensor images)
+    /// <param name="probabilities">At least N·classes values.</param>
+    internal void Probabilities(Tensor images, float[] probabilities)
     {
         using var scope = NewDisposeScope();
         using var noGrad = torch.no_grad();
-        return nn.functional.softmax(_network.call(Normalize(images)), 1).MoveToOuterDisposeScope();
+        var logits = _network.call(Normalize(images));
+        long rows = logits.shape[0], classes = logits.shape[1];
+        // One row per softmax: libtorch spreads a softmax of several rows over its OpenMP threads, which then spin for
+        // milliseconds while the binary engine scores the next block (docs/inference.md). Each row is computed alone
+        // either way, so the values are the same.
+        for (long r = 0; r < rows; r++)
+        {
+            using var row = nn.functional.softmax(logits.narrow(0, r, 1), 1);
+            row.data<float>().CopyTo(probabilities, checked((int)(r * classes)));
+        }
     }
 
     /// <summary>
@@ -187,7 +197,8 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
                 span[i] = (span[i] - mean) / std;
             }
         }
-        return torch.tensor(values, images.shape);
+        // Shares the array (no libtorch copy, see the summary).
+        return torch.from_array(values).view(images.shape);
     }
 
     /// <summary>
@@ -290,7 +301,7 @@ public sealed partial class LsQuantResNetTransformer : ITransformer, ICanSaveMod
                 using (var scope = NewDisposeScope())
                 {
                     var image = torch.tensor(pixels, [1, _parent.Shape.Channels, _parent.Shape.Height, _parent.Shape.Width]);
-                    _parent.Probabilities(image).data<float>().CopyTo(probabilities, 0);
+                    _parent.Probabilities(image, probabilities);
                 }
                 predicted = PredictedKey(probabilities);
                 cachedPosition = input.Position;
