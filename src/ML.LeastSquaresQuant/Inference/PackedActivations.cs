@@ -203,7 +203,8 @@ internal sealed class PackedActivations
         }
     }
 
-    // Tap by tap, each a shift (and a spill into the next word) of every in-bounds pixel of the row.
+    // Tap by tap over all windows of a row: a constant shift per tap, and where a window is one word (C·K ≤ 64, the
+    // common narrow case) the windows are consecutive words, eight to a 512-bit vector.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe void FoldSample(ulong* sample, ulong* folded, int kernel, int padding)
     {
@@ -218,11 +219,25 @@ internal sealed class PackedActivations
                 int bit = kx * c, shift = bit & 63;
                 ulong* word = target + bit / 64;
                 // Window start t reads pixel t − P + kx; only in-bounds pixels are written.
-                int t0 = Math.Max(0, padding - kx), t1 = Math.Min(fw, width + padding - kx);
+                int t = Math.Max(0, padding - kx), t1 = Math.Min(fw, width + padding - kx);
                 ulong* pixel = pixels - padding + kx;
-                if (shift + c > 64)
+                if (words == 1)
                 {
-                    for (int t = t0; t < t1; t++)
+                    if (Vector512.IsHardwareAccelerated)
+                    {
+                        for (; t + 8 <= t1; t += 8)
+                        {
+                            (Vector512.Load(word + t) | Vector512.ShiftLeft(Vector512.Load(pixel + t), shift)).Store(word + t);
+                        }
+                    }
+                    for (; t < t1; t++)
+                    {
+                        word[t] |= pixel[t] << shift;
+                    }
+                }
+                else if (shift + c > 64)
+                {
+                    for (; t < t1; t++)
                     {
                         word[(long)t * words] |= pixel[t] << shift;
                         word[(long)t * words + 1] |= pixel[t] >> (64 - shift);
@@ -230,7 +245,7 @@ internal sealed class PackedActivations
                 }
                 else
                 {
-                    for (int t = t0; t < t1; t++)
+                    for (; t < t1; t++)
                     {
                         word[(long)t * words] |= pixel[t] << shift;
                     }
