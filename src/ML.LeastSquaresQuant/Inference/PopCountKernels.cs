@@ -118,7 +118,12 @@ internal static unsafe class PopCountKernels
                 {
                     Avx512Kernels.Block4<TPop>(t, a, w + g, counts + g, full);
                 }
-                for (; g < t.PaddedOut; g += 8)
+                if (g + 16 <= t.PaddedOut)
+                {
+                    Avx512Kernels.Block2<TPop>(t, a, w + g, counts + g, full);
+                    g += 16;
+                }
+                if (g < t.PaddedOut)
                 {
                     Avx512Kernels.Block1<TPop>(t, a, w + g, counts + g, full);
                 }
