@@ -35,8 +35,14 @@ public class EngineBenchmarks
     public int Batch { get; set; } = 1;
 
     /// <summary>How the network is scored (see the class summary).</summary>
-    [Params("engine", "engine-tuned", "float-path", "simulated", "fp32", "fp32-tuned")]
+    [ParamsSource(nameof(Paths))]
     public string Path { get; set; } = "engine";
+
+    /// <summary>Every path, or the comma-separated list in the environment variable <c>LSQ_ENGINE_PATHS</c> (for a
+    /// second run with other CPU features switched off through BenchmarkDotNet's <c>--envVars</c>, docs/benchmarks.md).</summary>
+    public static string[] Paths =>
+        Environment.GetEnvironmentVariable("LSQ_ENGINE_PATHS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        ?? ["engine", "engine-tuned", "float-path", "simulated", "fp32", "fp32-tuned"];
 
     /// <summary>Builds the network in evaluation mode with frozen weights, as the transformer holds it.</summary>
     [GlobalSetup]
