@@ -36,11 +36,11 @@ internal sealed class BinaryConvolution
     }
 
     /// <summary>
-    /// The fewest input channels for which a layer runs on the engine. Channels are packed 64 to a word, so a narrower
-    /// layer pays for a mostly empty word at every kernel tap; from 16 channels on it still beats libtorch's float
-    /// convolution inside a network scored in one pass (the sample's width-16 network was faster at batch 1 and 64
-    /// with every layer on the engine than with its 16- and 32-channel stages on libtorch; docs/benchmarks.md).
-    /// Narrower layers were not measured and stay on libtorch. Tests change it.
+    /// The fewest input channels for which a layer runs on the engine. Channels are packed 64 to a word (a narrow
+    /// layer folds the taps of each kernel row into fewer words, <see cref="FoldedConvWeights"/>); from 16 channels on
+    /// a layer beats libtorch's float convolution inside a network scored in one pass (the sample's width-16 network
+    /// was faster at batch 1 and 64 with every layer on the engine than with its 16- and 32-channel stages on
+    /// libtorch; docs/benchmarks.md). Narrower layers were not measured and stay on libtorch. Tests change it.
     /// </summary>
     internal static int MinInputChannels { get; set; } = 16;
 
