@@ -13,11 +13,13 @@ internal static unsafe class Avx2Kernels
     /// <summary>Byte counters hold at most 8 per word, so 31 words fit before the sum could pass 255.</summary>
     private const int WordsPerFlush = 31;
 
-    /// <summary>16 output channels (4 vectors), reusing each broadcast activation word 4 times.</summary>
+    /// <summary>4, 8 or 16 output channels (<typeparamref name="TWidth"/>: 1, 2 or 4 vectors), reusing each broadcast
+    /// activation word for every vector.</summary>
     // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
     // unoptimized (tier-0) vector code, several times slower.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void Block4(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
+    public static void Block<TWidth>(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
+        where TWidth : struct, IVectorCount
     {
         var lut = Lut();
         var low = Vector256.Create((byte)0x0F);
@@ -36,9 +38,15 @@ internal static unsafe class Avx2Kernels
                     var av = Vector256.Create(aRow[kx * t.Words + word]);
                     ulong* b = wRow + kx * kxStride + (long)word * t.PaddedOut;
                     acc0 += Pop(av ^ Vector256.Load(b), lut, low);
-                    acc1 += Pop(av ^ Vector256.Load(b + 4), lut, low);
-                    acc2 += Pop(av ^ Vector256.Load(b + 8), lut, low);
-                    acc3 += Pop(av ^ Vector256.Load(b + 12), lut, low);
+                    if (TWidth.Vectors >= 2)
+                    {
+                        acc1 += Pop(av ^ Vector256.Load(b + 4), lut, low);
+                    }
+                    if (TWidth.Vectors >= 4)
+                    {
+                        acc2 += Pop(av ^ Vector256.Load(b + 8), lut, low);
+                        acc3 += Pop(av ^ Vector256.Load(b + 12), lut, low);
+                    }
                     if (++pending == WordsPerFlush)
                     {
                         tot0 += Sad(acc0);
@@ -52,43 +60,15 @@ internal static unsafe class Avx2Kernels
             }
         }
         Store(counts, tot0 + Sad(acc0), full);
-        Store(counts + 4, tot1 + Sad(acc1), full);
-        Store(counts + 8, tot2 + Sad(acc2), full);
-        Store(counts + 12, tot3 + Sad(acc3), full);
-    }
-
-    /// <summary>4 output channels (the remainder after blocks of 16).</summary>
-    // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
-    // unoptimized (tier-0) vector code, several times slower.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void Block1(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
-    {
-        var lut = Lut();
-        var low = Vector256.Create((byte)0x0F);
-        Vector256<byte> acc = default;
-        Vector256<ulong> tot = default;
-        int pending = 0;
-        long kxStride = (long)t.Words * t.PaddedOut;
-        for (int ky = t.Ky0; ky < t.Ky1; ky++)
+        if (TWidth.Vectors >= 2)
         {
-            ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * t.Words;
-            ulong* wRow = w + ky * t.RowStrideW;
-            for (int kx = t.Kx0; kx < t.Kx1; kx++)
-            {
-                for (int word = 0; word < t.Words; word++)
-                {
-                    var av = Vector256.Create(aRow[kx * t.Words + word]);
-                    acc += Pop(av ^ Vector256.Load(wRow + kx * kxStride + (long)word * t.PaddedOut), lut, low);
-                    if (++pending == WordsPerFlush)
-                    {
-                        tot += Sad(acc);
-                        acc = default;
-                        pending = 0;
-                    }
-                }
-            }
+            Store(counts + 4, tot1 + Sad(acc1), full);
         }
-        Store(counts, tot + Sad(acc), full);
+        if (TWidth.Vectors >= 4)
+        {
+            Store(counts + 8, tot2 + Sad(acc2), full);
+            Store(counts + 12, tot3 + Sad(acc3), full);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

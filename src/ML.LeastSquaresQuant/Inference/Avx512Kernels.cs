@@ -26,12 +26,16 @@ internal static unsafe class Avx512Kernels
     /// <summary>Byte counters hold at most 8 per word, so 31 words fit before the sum could pass 255.</summary>
     private const int WordsPerFlush = 31;
 
-    /// <summary>32 output channels (4 vectors), reusing each broadcast activation word 4 times.</summary>
+    /// <summary>
+    /// 8, 16 or 32 output channels (<typeparamref name="TWidth"/>: 1, 2 or 4 vectors), reusing each broadcast
+    /// activation word for every vector; the JIT compiles one loop per width, without the unused vectors.
+    /// </summary>
     // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
     // unoptimized (tier-0) vector code, several times slower.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void Block4<TPop>(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
+    public static void Block<TPop, TWidth>(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
         where TPop : struct, IBytePopCount512
+        where TWidth : struct, IVectorCount
     {
         Vector512<byte> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         Vector512<ulong> tot0 = default, tot1 = default, tot2 = default, tot3 = default;
@@ -48,9 +52,15 @@ internal static unsafe class Avx512Kernels
                     var av = Vector512.Create(aRow[kx * words + word]);
                     ulong* b = wRow + kx * kxStride + (long)word * padded;
                     acc0 += TPop.Pop(av ^ Vector512.Load(b));
-                    acc1 += TPop.Pop(av ^ Vector512.Load(b + 8));
-                    acc2 += TPop.Pop(av ^ Vector512.Load(b + 16));
-                    acc3 += TPop.Pop(av ^ Vector512.Load(b + 24));
+                    if (TWidth.Vectors >= 2)
+                    {
+                        acc1 += TPop.Pop(av ^ Vector512.Load(b + 8));
+                    }
+                    if (TWidth.Vectors >= 4)
+                    {
+                        acc2 += TPop.Pop(av ^ Vector512.Load(b + 16));
+                        acc3 += TPop.Pop(av ^ Vector512.Load(b + 24));
+                    }
                     if (++pending == WordsPerFlush)
                     {
                         tot0 += Sad(acc0);
@@ -64,78 +74,15 @@ internal static unsafe class Avx512Kernels
             }
         }
         Store(counts, tot0 + Sad(acc0), full);
-        Store(counts + 8, tot1 + Sad(acc1), full);
-        Store(counts + 16, tot2 + Sad(acc2), full);
-        Store(counts + 24, tot3 + Sad(acc3), full);
-    }
-
-    /// <summary>16 output channels (2 vectors): a 16-channel layer's whole output in one pass over its window.</summary>
-    // Fully optimized from the first call (see Block4).
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void Block2<TPop>(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
-        where TPop : struct, IBytePopCount512
-    {
-        Vector512<byte> acc0 = default, acc1 = default;
-        Vector512<ulong> tot0 = default, tot1 = default;
-        int pending = 0, words = t.Words, padded = t.PaddedOut;
-        long kxStride = (long)words * padded;
-        for (int ky = t.Ky0; ky < t.Ky1; ky++)
+        if (TWidth.Vectors >= 2)
         {
-            ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * words;
-            ulong* wRow = w + ky * t.RowStrideW;
-            for (int kx = t.Kx0; kx < t.Kx1; kx++)
-            {
-                for (int word = 0; word < words; word++)
-                {
-                    var av = Vector512.Create(aRow[kx * words + word]);
-                    ulong* b = wRow + kx * kxStride + (long)word * padded;
-                    acc0 += TPop.Pop(av ^ Vector512.Load(b));
-                    acc1 += TPop.Pop(av ^ Vector512.Load(b + 8));
-                    if (++pending == WordsPerFlush)
-                    {
-                        tot0 += Sad(acc0);
-                        tot1 += Sad(acc1);
-                        acc0 = acc1 = default;
-                        pending = 0;
-                    }
-                }
-            }
+            Store(counts + 8, tot1 + Sad(acc1), full);
         }
-        Store(counts, tot0 + Sad(acc0), full);
-        Store(counts + 8, tot1 + Sad(acc1), full);
-    }
-
-    /// <summary>8 output channels (the remainder after blocks of 32 and 16).</summary>
-    // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
-    // unoptimized (tier-0) vector code, several times slower.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void Block1<TPop>(in PixelTask t, ulong* a, ulong* w, int* counts, int full)
-        where TPop : struct, IBytePopCount512
-    {
-        Vector512<byte> acc = default;
-        Vector512<ulong> tot = default;
-        int pending = 0, words = t.Words, padded = t.PaddedOut;
-        long kxStride = (long)words * padded;
-        for (int ky = t.Ky0; ky < t.Ky1; ky++)
+        if (TWidth.Vectors >= 4)
         {
-            ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * words;
-            ulong* wRow = w + ky * t.RowStrideW;
-            for (int kx = t.Kx0; kx < t.Kx1; kx++)
-            {
-                for (int word = 0; word < words; word++)
-                {
-                    var av = Vector512.Create(aRow[kx * words + word]);
-                    acc += TPop.Pop(av ^ Vector512.Load(wRow + kx * kxStride + (long)word * padded));
-                    if (++pending == WordsPerFlush)
-                    {
-                        tot += Sad(acc);
-                        acc = default;
-                        pending = 0;
-                    }
-                }
-            }
+            Store(counts + 16, tot2 + Sad(acc2), full);
+            Store(counts + 24, tot3 + Sad(acc3), full);
         }
-        Store(counts, tot + Sad(acc), full);
     }
 
     /// <summary>Sums the 8 byte counts of each 64-bit lane (one output channel) into that lane.</summary>

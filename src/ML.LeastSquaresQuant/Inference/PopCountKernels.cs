@@ -116,16 +116,16 @@ internal static unsafe class PopCountKernels
                 int g = 0;
                 for (; g + 32 <= t.PaddedOut; g += 32)
                 {
-                    Avx512Kernels.Block4<TPop>(t, a, w + g, counts + g, full);
+                    Avx512Kernels.Block<TPop, FourVectors>(t, a, w + g, counts + g, full);
                 }
                 if (g + 16 <= t.PaddedOut)
                 {
-                    Avx512Kernels.Block2<TPop>(t, a, w + g, counts + g, full);
+                    Avx512Kernels.Block<TPop, TwoVectors>(t, a, w + g, counts + g, full);
                     g += 16;
                 }
                 if (g < t.PaddedOut)
                 {
-                    Avx512Kernels.Block1<TPop>(t, a, w + g, counts + g, full);
+                    Avx512Kernels.Block<TPop, OneVector>(t, a, w + g, counts + g, full);
                 }
             }
         }
@@ -145,11 +145,12 @@ internal static unsafe class PopCountKernels
                 int g = 0;
                 for (; g + 16 <= t.PaddedOut; g += 16)
                 {
-                    Avx2Kernels.Block4(t, a, w + g, counts + g, full);
+                    Avx2Kernels.Block<FourVectors>(t, a, w + g, counts + g, full);
                 }
-                for (; g < t.PaddedOut; g += 4)
+                // O' is a multiple of 8, so at most 8 channels (two vectors) remain.
+                if (g < t.PaddedOut)
                 {
-                    Avx2Kernels.Block1(t, a, w + g, counts + g, full);
+                    Avx2Kernels.Block<TwoVectors>(t, a, w + g, counts + g, full);
                 }
             }
         }

@@ -1,0 +1,191 @@
+using System;
+using System.Buffers;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ML.LeastSquaresQuant.Inference;
+
+/// <summary>The per-thread work of <see cref="BinaryConv2d"/>: kernels per output pixel, then the combination.</summary>
+internal sealed partial class BinaryConv2d
+{
+    /// <summary>Everything one range of (n, output row) pairs needs; the pointers are pinned by the caller.</summary>
+    private readonly unsafe struct RowJob
+    {
+        public BinaryConv2d Layer { get; init; }
+        public PackedActivations Input { get; init; }
+        public BinaryKernelPath Path { get; init; }
+        public int OutHeight { get; init; }
+        public int OutWidth { get; init; }
+        public nint Activations { get; init; }
+        public nint WeightBits { get; init; }
+        public nint V { get; init; }
+        public nint Alpha { get; init; }
+        public nint Bias { get; init; }
+        public nint Output { get; init; }
+        public nint CountsOut { get; init; }
+        public ConvEpilogue Epilogue { get; init; }
+        public nint Residual { get; init; }
+        public FoldedConvWeights? Folded { get; init; }
+        public nint[]? Columns { get; init; }
+
+        /// <summary>Rows [<paramref name="first"/>, <paramref name="end"/>) of the flattened (n, y) axis.</summary>
+        // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
+        // unoptimized (tier-0) vector code, several times slower.
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        public void RunRows(int first, int end)
+        {
+            var w = Layer.Weights;
+            int kA = Input.PlaneCount, kW = w.PlaneCount, pad = w.PaddedOutChannels, o = w.OutChannels;
+            int k = w.KernelSize, s = Layer.Stride, p = Layer.Padding, h = Input.Height, wid = Input.Width;
+            int pairs = kA * kW;
+            int[] countBuffer = ArrayPool<int>.Shared.Rent(pairs * pad);
+            double[] coefBuffer = ArrayPool<double>.Shared.Rent(pairs * pad);
+            try
+            {
+                fixed (int* scratch = countBuffer)
+                fixed (double* coef = coefBuffer)
+                {
+                    var task = new PixelTask
+                    {
+                        Weights = (ulong*)WeightBits, Counts = scratch, Height = h, Width = wid, Words = w.WordsPerPixel,
+                        PlanesA = kA, PlanesW = kW, OutChannels = o, PaddedOut = pad,
+                        PlaneStrideA = (long)h * wid * w.WordsPerPixel, PlaneStrideW = (long)k * k * w.WordsPerPixel * pad,
+                        RowStrideW = (long)k * w.WordsPerPixel * pad,
+                    };
+                    long sampleStride = Input.SampleStride;
+                    if (Folded is not null)
+                    {
+                        // Each window start is one "pixel" of FoldWords words, read as a single kernel column.
+                        task.Width = Input.FoldWidth;
+                        task.Words = Folded.Words;
+                        task.PlaneStrideA = (long)h * Input.FoldWidth * Folded.Words;
+                        task.PlaneStrideW = Folded.PlaneStride;
+                        task.RowStrideW = Folded.RowStride;
+                        sampleStride = Input.FoldedSampleStride;
+                    }
+                    int sample = -1;
+                    for (int row = first; row < end; row++)
+                    {
+                        int n = row / OutHeight, y = row % OutHeight;
+                        if (n != sample)
+                        {
+                            sample = n;
+                            task.Activations = (ulong*)Activations + n * sampleStride;
+                            FillCoefficients(coef, n, kA, kW, pad, o);
+                        }
+                        task.Iy0 = y * s - p;
+                        task.Ky0 = Math.Max(0, -task.Iy0);
+                        task.Ky1 = Math.Min(k, h - task.Iy0);
+                        for (int x = 0; x < OutWidth; x++)
+                        {
+                            task.Ix0 = x * s - p;
+                            task.Kx0 = Math.Max(0, -task.Ix0);
+                            task.Kx1 = Math.Min(k, wid - task.Ix0);
+                            long pixel = (long)row * OutWidth + x;
+                            bool empty = task.Ky1 <= task.Ky0 || task.Kx1 <= task.Kx0;
+                            task.Full = Input.Channels * (task.Ky1 - task.Ky0) * (task.Kx1 - task.Kx0);
+                            if (Folded is not null)
+                            {
+                                // The window starting at column x·S, paired with the weights of its border case.
+                                task.Weights = (ulong*)Columns![x];
+                                task.Ix0 = x * s;
+                                task.Kx0 = 0;
+                                task.Kx1 = 1;
+                            }
+                            if (empty)
+                            {
+                                // Only padding under the window (P ≥ K at a corner): every B is 0.
+                                new Span<int>(scratch, pairs * pad).Clear();
+                            }
+                            else
+                            {
+                                PopCountKernels.Run(Path, task);
+                            }
+                            if (Output != 0)
+                            {
+                                Combine(scratch, coef, (double*)Bias, (float*)Output + pixel * o, pairs, pad, o);
+                                Epilogue.Apply((float*)Output + pixel * o, Residual == 0 ? null : (float*)Residual + pixel * o, o);
+                            }
+                            else
+                            {
+                                int* dst = (int*)CountsOut + pixel * pairs * o;
+                                for (int pair = 0; pair < pairs; pair++)
+                                {
+                                    new Span<int>(scratch + pair * pad, o).CopyTo(new Span<int>(dst + pair * o, o));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(countBuffer);
+                ArrayPool<double>.Shared.Return(coefBuffer);
+            }
+        }
+
+        /// <summary>coef[(i·kW + j)·pad + o] = v[n, i]·α[o, j] in double (exact: a product of two floats).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        private void FillCoefficients(double* coef, int n, int kA, int kW, int pad, int outChannels)
+        {
+            float* v = (float*)V + (long)n * kA, alpha = (float*)Alpha;
+            for (int i = 0; i < kA; i++)
+            {
+                for (int j = 0; j < kW; j++)
+                {
+                    double* row = coef + (i * kW + j) * pad;
+                    for (int c = 0; c < pad; c++)
+                    {
+                        row[c] = c < outChannels ? (double)v[i] * alpha[c * kW + j] : 0;
+                    }
+                }
+            }
+        }
+
+        /// <summary>out[o] = (float)(bias[o] + Σ_pair coef·B), vectorized where AVX is present (same operations and
+        /// order as the scalar tail, no fused multiply-add, so the bits do not depend on the branch taken).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        private static void Combine(int* counts, double* coef, double* bias, float* output, int pairs, int pad, int outChannels)
+        {
+            int c = 0;
+            // Each lane multiplies and adds separately in double (no fused multiply-add), so every width gives the
+            // same bits.
+            if (Avx512F.IsSupported)
+            {
+                for (; c + 8 <= outChannels; c += 8)
+                {
+                    var sum = Vector512.Load(bias + c);
+                    for (int pair = 0; pair < pairs; pair++)
+                    {
+                        var b = Avx512F.ConvertToVector512Double(Vector256.Load(counts + pair * pad + c));
+                        sum = Avx512F.Add(sum, Avx512F.Multiply(Vector512.Load(coef + pair * pad + c), b));
+                    }
+                    Avx512F.ConvertToVector256Single(sum).Store(output + c);
+                }
+            }
+            if (Avx.IsSupported)
+            {
+                for (; c + 4 <= outChannels; c += 4)
+                {
+                    var sum = Vector256.Load(bias + c);
+                    for (int pair = 0; pair < pairs; pair++)
+                    {
+                        var b = Avx.ConvertToVector256Double(Vector128.Load(counts + pair * pad + c));
+                        sum = Avx.Add(sum, Avx.Multiply(Vector256.Load(coef + pair * pad + c), b));
+                    }
+                    Avx.ConvertToVector128Single(sum).Store(output + c);
+                }
+            }
+            for (; c < outChannels; c++)
+            {
+                double sum = bias[c];
+                for (int pair = 0; pair < pairs; pair++)
+                {
+                    sum += coef[pair * pad + c] * counts[pair * pad + c];
+                }
+                output[c] = (float)sum;
+            }
+        }
+    }
+}
