@@ -152,6 +152,28 @@ public sealed class BinaryConvTests
     }
 
     [TestMethod]
+    public void TestFoldedLayerFollowsChangingInputWidths()
+    {
+        // The folded weights cache their border cases per input width, and the activation buffer its windows per
+        // pack: alternate widths (and the one-pixel width whose window overhangs both edges) against unfolded layers.
+        var random = new Random(11);
+        var weights = PackedConvWeights.FromLatent(RandomValues(random, 12 * 16 * 9), RandomScalars(random, 12, 1), 12, 16, 3, 1);
+        var folded = new BinaryConv2d(weights.ToKernelLayout(), null, 1, 1);
+        var unfolded = new BinaryConv2d(weights.ToKernelLayout(), null, 1, 1, foldWindows: false);
+        Assert.IsNotNull(folded.Folded);
+        var buffer = new PackedActivations();
+        foreach (int width in new[] { 5, 9, 1, 5, 2, 9 })
+        {
+            buffer.Pack(RandomValues(random, 2 * 4 * width * 16), RandomScalars(random, 2, 2), 2, 4, width, 16, 2);
+            var expected = new float[2 * 4 * width * 12];
+            var actual = new float[expected.Length];
+            unfolded.Forward(buffer, expected);
+            folded.Forward(buffer, actual);
+            CollectionAssert.AreEqual(expected, actual, $"width {width}");
+        }
+    }
+
+    [TestMethod]
     public void TestRejectsMismatchedShapes()
     {
         var random = new Random(3);
