@@ -1,5 +1,6 @@
 using System;
 using System.Buffers;
+using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace ML.LeastSquaresQuant.Models;
@@ -17,9 +18,12 @@ namespace ML.LeastSquaresQuant.Models;
 internal sealed class PooledActivation : IDisposable
 {
     private float[]? _array;
-    private readonly Tensor _flat;
+    private GCHandle _pin;
+    private readonly long _offset;
+    private Tensor? _flat, _nchw;
 
-    /// <summary>Rents an uninitialised buffer for [N, H, W, C].</summary>
+    /// <summary>Rents an uninitialised buffer for [N, H, W, C]; the tensor view is made on first use, so a pass that
+    /// only hands pointers from block to block calls no libtorch function for it.</summary>
     public PooledActivation(int batch, int height, int width, int channels)
     {
         long length = (long)batch * height * width * channels;
@@ -28,32 +32,49 @@ internal sealed class PooledActivation : IDisposable
             throw new ArgumentOutOfRangeException(nameof(batch), $"{length} activations do not fit one array; score fewer images per call.");
         }
         _array = ArrayPool<float>.Shared.Rent((int)length + AlignmentFloats);
-        // from_array pins the array for the tensor's lifetime and shares its memory. The view starts on a 64-byte
-        // boundary, as libtorch's own allocations do: its matrix kernels may add in a different order on data
-        // aligned otherwise, and the engine must give the float path's bits (docs/inference.md).
-        using var whole = from_array(_array);
-        _flat = whole.narrow(0, AlignedOffset(whole), length);
-        Nchw = _flat.view(batch, height, width, channels).permute(0, 3, 1, 2);
-        Length = length;
+        _pin = GCHandle.Alloc(_array, GCHandleType.Pinned);
+        // The data start on a 64-byte boundary, as libtorch's own allocations do: its matrix kernels may add in a
+        // different order on data aligned otherwise, and the engine must give the float path's bits (docs/inference.md).
+        long misalignment = (long)((nuint)_pin.AddrOfPinnedObject() % AlignmentBytes);
+        _offset = misalignment == 0 ? 0 : (AlignmentBytes - misalignment) / sizeof(float);
+        (Batch, Height, Width, Channels, Length) = (batch, height, width, channels, length);
     }
 
     private const int AlignmentBytes = 64;
     private const int AlignmentFloats = AlignmentBytes / sizeof(float);
 
-    private static unsafe long AlignedOffset(Tensor whole)
-    {
-        fixed (byte* p = whole.bytes)
-        {
-            long misalignment = (long)((nuint)p % AlignmentBytes);
-            return misalignment == 0 ? 0 : (AlignmentBytes - misalignment) / sizeof(float);
-        }
-    }
+    /// <summary>N.</summary>
+    public int Batch { get; }
+
+    /// <summary>H.</summary>
+    public int Height { get; }
+
+    /// <summary>W.</summary>
+    public int Width { get; }
+
+    /// <summary>C.</summary>
+    public int Channels { get; }
 
     /// <summary>N·H·W·C.</summary>
     public long Length { get; }
 
-    /// <summary>The activations as a tensor [N, C, H, W] with channels-last memory; valid until disposal.</summary>
-    public Tensor Nchw { get; }
+    /// <summary>The activations as a tensor [N, C, H, W] with channels-last memory (a view of the array, made on first
+    /// use); valid until disposal.</summary>
+    public Tensor Nchw
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_array is null, this);
+            if (_nchw is null)
+            {
+                // from_array shares the (already pinned) array's memory.
+                using var whole = from_array(_array);
+                _flat = whole.narrow(0, _offset, Length);
+                _nchw = _flat.view(Batch, Height, Width, Channels).permute(0, 3, 1, 2);
+            }
+            return _nchw;
+        }
+    }
 
     /// <summary>The first value; the memory stays pinned until disposal.</summary>
     public unsafe float* Pointer
@@ -61,10 +82,7 @@ internal sealed class PooledActivation : IDisposable
         get
         {
             ObjectDisposedException.ThrowIf(_array is null, this);
-            fixed (byte* p = _flat.bytes)
-            {
-                return (float*)p;
-            }
+            return (float*)_pin.AddrOfPinnedObject() + _offset;
         }
     }
 
@@ -75,8 +93,9 @@ internal sealed class PooledActivation : IDisposable
         {
             return;
         }
-        Nchw.Dispose();
-        _flat.Dispose();
+        _nchw?.Dispose();
+        _flat?.Dispose();
+        _pin.Free();
         ArrayPool<float>.Shared.Return(_array);
         _array = null;
     }

@@ -97,25 +97,35 @@ internal sealed class QResNetEngine
         PooledActivation? previous = null;
         try
         {
-            var features = ChannelsLastInput(x, stemBuffers);
+            Tensor? features = ChannelsLastInput(x, stemBuffers);
+            // The pooled buffer whose view `features` is, if any: blocks then pass pointers and make no tensors.
+            PooledActivation? pooled = stemBuffers.Count > 0 ? stemBuffers[^1] : null;
             foreach (var step in _stem)
             {
-                features = step switch
+                (features, pooled) = step switch
                 {
-                    FloatConv2d conv => Convolve(conv, features, stemBuffers),
-                    ChannelAffine map => InPlace(map, features),
-                    _ => ChannelsLast.Convert(((nn.Module<Tensor, Tensor>)step).call(features)),
+                    FloatConv2d conv => (Convolve(conv, features, stemBuffers), stemBuffers[^1]),
+                    ChannelAffine map => (InPlace(map, features), pooled),
+                    _ => (ChannelsLast.Convert(((nn.Module<Tensor, Tensor>)step).call(features)), (PooledActivation?)null),
                 };
             }
             foreach (var block in _blocks)
             {
-                int n = checked((int)features.shape[0]);
-                int ho = block.OutputSize(checked((int)features.shape[2])), wo = block.OutputSize(checked((int)features.shape[3]));
-                using var first = new PooledActivation(n, ho, wo, block.OutChannels);
-                var output = new PooledActivation(n, ho, wo, block.OutChannels);
+                var input = pooled;
+                int n = input?.Batch ?? checked((int)features!.shape[0]);
+                int h = input?.Height ?? checked((int)features!.shape[2]), w = input?.Width ?? checked((int)features!.shape[3]);
+                using var first = new PooledActivation(n, block.OutputSize(h), block.OutputSize(w), block.OutChannels);
+                var output = new PooledActivation(n, block.OutputSize(h), block.OutputSize(w), block.OutChannels);
                 try
                 {
-                    block.Forward(features, first.Pointer, output.Pointer);
+                    if (input is not null && block.RunsOnPointers && input.Channels == block.InChannels)
+                    {
+                        block.Forward(input.Pointer, n, h, w, first.Pointer, output.Pointer);
+                    }
+                    else
+                    {
+                        block.Forward(features ?? input!.Nchw, first.Pointer, output.Pointer);
+                    }
                 }
                 catch
                 {
@@ -124,10 +134,17 @@ internal sealed class QResNetEngine
                 }
                 previous?.Dispose();
                 previous = output;
-                features = output.Nchw;
+                (features, pooled) = (null, output);
                 Release(stemBuffers);
             }
-            Classify(_head, features, logits);
+            if (pooled is not null && pooled.Channels == _head.Channels)
+            {
+                _head.Forward(pooled.Pointer, pooled.Batch, (long)pooled.Height * pooled.Width, logits);
+            }
+            else
+            {
+                Classify(_head, features ?? pooled!.Nchw, logits);
+            }
         }
         finally
         {

@@ -142,10 +142,57 @@ internal sealed class XnorBlockEngine
                 }
                 sp = Pointer(libtorchShortcut);
             }
-            _conv1.ForwardFused((float*)xp, n, h, w, _map1, first, length, _nonlin1, _doubleShortcut ? sp : null);
-            _conv2.ForwardFused(first, n, ho, wo, _map2, output, length, _nonlin2, _doubleShortcut ? first : sp);
+            Convolve((float*)xp, n, h, w, sp, first, output, length);
             GC.KeepAlive(libtorchShortcut);
         }
+    }
+
+    /// <summary>Whether <see cref="Forward(float*, int, int, int, float*, float*)"/> can run this block: its
+    /// shortcut is the identity or runs on the C# kernels.</summary>
+    public bool RunsOnPointers => _shortcut is null || _cpuShortcut is not null;
+
+    /// <summary>
+    /// The block's output for NHWC float32 input <paramref name="x"/> [N, H, W, C], written NHWC to
+    /// <paramref name="output"/>, with <paramref name="first"/> holding the first convolution's output (each
+    /// N·Ho·Wo·O floats): the tensor overload's arithmetic without a libtorch call (<see cref="RunsOnPointers"/>).
+    /// </summary>
+    public unsafe void Forward(float* x, int n, int h, int w, float* first, float* output)
+    {
+        if (!RunsOnPointers)
+        {
+            throw new InvalidOperationException("This block's shortcut runs on libtorch and needs the tensor overload.");
+        }
+        int ho = OutputSize(h), wo = OutputSize(w);
+        long length = (long)n * ho * wo * OutChannels;
+        if (_cpuShortcut is { } cpu)
+        {
+            var (conv, norm) = cpu;
+            if (conv.OutputSize(h) != ho || conv.OutputSize(w) != wo || conv.OutChannels != OutChannels)
+            {
+                throw new InvalidOperationException($"The shortcut's output does not match the block's [{n}, {OutChannels}, {ho}, {wo}].");
+            }
+            using var shortcut = new PooledActivation(n, ho, wo, OutChannels);
+            conv.Forward(x, n, h, w, shortcut.Pointer);
+            norm.ApplyInPlace(shortcut.Pointer, n, (long)ho * wo);
+            Convolve(x, n, h, w, shortcut.Pointer, first, output, length);
+        }
+        else
+        {
+            if ((long)n * h * w * InChannels != length)
+            {
+                throw new InvalidOperationException($"The identity shortcut gives {(long)n * h * w * InChannels} values for a block output of {length}.");
+            }
+            Convolve(x, n, h, w, x, first, output, length);
+        }
+    }
+
+    /// <summary>The two fused convolutions, with <paramref name="shortcut"/> (NHWC, the output's shape) added as the
+    /// block defines.</summary>
+    private unsafe void Convolve(float* x, int n, int h, int w, float* shortcut, float* first, float* output, long length)
+    {
+        int ho = OutputSize(h), wo = OutputSize(w);
+        _conv1.ForwardFused(x, n, h, w, _map1, first, length, _nonlin1, _doubleShortcut ? shortcut : null);
+        _conv2.ForwardFused(first, n, ho, wo, _map2, output, length, _nonlin2, _doubleShortcut ? first : shortcut);
     }
 
     /// <summary>The first value of a contiguous CPU float32 tensor, whose native memory does not move.</summary>
