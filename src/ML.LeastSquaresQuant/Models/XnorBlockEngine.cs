@@ -117,33 +117,30 @@ internal sealed class XnorBlockEngine
         var inputMemory = input.permute(0, 2, 3, 1).contiguous();
         int ho = OutputSize(h), wo = OutputSize(w);
         long length = (long)n * ho * wo * OutChannels;
-        using var pooledShortcut = _cpuShortcut is null ? null : new PooledActivation(n, ho, wo, OutChannels);
         fixed (byte* xp = inputMemory.bytes)
         {
-            float* sp;
-            Tensor? libtorchShortcut = null;
-            if (_cpuShortcut is { } cpu)
+            if (RunsOnPointers)
             {
-                var (conv, norm) = cpu;
-                if (conv.OutputSize(h) != ho || conv.OutputSize(w) != wo || conv.OutChannels != OutChannels)
-                {
-                    throw new InvalidOperationException($"The shortcut's output does not match the block's [{n}, {OutChannels}, {ho}, {wo}].");
-                }
-                sp = pooledShortcut!.Pointer;
-                conv.Forward((float*)xp, n, h, w, sp);
-                norm.ApplyInPlace(sp, n, (long)ho * wo);
+                Forward((float*)xp, n, h, w, first, output);
+                return;
             }
-            else
+            // The shortcut runs on libtorch.
+            var libtorchShortcut = ChannelsLast.Convert(_shortcut!.call(input)).permute(0, 2, 3, 1).contiguous();
+            if (libtorchShortcut.numel() != length)
             {
-                libtorchShortcut = _shortcut is null ? inputMemory : ChannelsLast.Convert(_shortcut.call(input)).permute(0, 2, 3, 1).contiguous();
-                if (libtorchShortcut.numel() != length)
-                {
-                    throw new InvalidOperationException($"The shortcut gives {libtorchShortcut.numel()} values for a block output of {length}.");
-                }
-                sp = Pointer(libtorchShortcut);
+                throw new InvalidOperationException($"The shortcut gives {libtorchShortcut.numel()} values for a block output of {length}.");
             }
-            Convolve((float*)xp, n, h, w, sp, first, output, length);
+            Convolve((float*)xp, n, h, w, Pointer(libtorchShortcut), first, output, length);
             GC.KeepAlive(libtorchShortcut);
+        }
+    }
+
+    /// <summary>The first value of a contiguous CPU float32 tensor, whose native memory does not move.</summary>
+    private static unsafe float* Pointer(Tensor contiguous)
+    {
+        fixed (byte* p = contiguous.bytes)
+        {
+            return (float*)p;
         }
     }
 
@@ -193,15 +190,6 @@ internal sealed class XnorBlockEngine
         int ho = OutputSize(h), wo = OutputSize(w);
         _conv1.ForwardFused(x, n, h, w, _map1, first, length, _nonlin1, _doubleShortcut ? shortcut : null);
         _conv2.ForwardFused(first, n, ho, wo, _map2, output, length, _nonlin2, _doubleShortcut ? first : shortcut);
-    }
-
-    /// <summary>The first value of a contiguous CPU float32 tensor, whose native memory does not move.</summary>
-    private static unsafe float* Pointer(Tensor contiguous)
-    {
-        fixed (byte* p = contiguous.bytes)
-        {
-            return (float*)p;
-        }
     }
 
     private Tensor CheckInput(Tensor x)
