@@ -13,7 +13,7 @@ internal static unsafe class Avx2Kernels
     /// <summary>Byte counters hold at most 8 per word, so 31 words fit before the sum could pass 255.</summary>
     private const int WordsPerFlush = 31;
 
-    /// <summary>4, 8 or 16 output channels (<typeparamref name="TWidth"/>: 1, 2 or 4 vectors), reusing each broadcast
+    /// <summary>Each pixel of the run: 4, 8 or 16 output channels (<typeparamref name="TWidth"/>: 1, 2 or 4 vectors), reusing each broadcast
     /// activation word for every vector.</summary>
     // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
     // unoptimized (tier-0) vector code, several times slower.
@@ -23,20 +23,26 @@ internal static unsafe class Avx2Kernels
     {
         var lut = Lut();
         var low = Vector256.Create((byte)0x0F);
-        Vector256<byte> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        Vector256<ulong> tot0 = default, tot1 = default, tot2 = default, tot3 = default;
-        int pending = 0;
-        long kxStride = (long)t.Words * t.PaddedOut;
-        for (int ky = t.Ky0; ky < t.Ky1; ky++)
+        // Locals, not fields of t: t is a reference the count stores might alias, so the JIT would reload every
+        // field after each store.
+        int words = t.Words, padded = t.PaddedOut, ky0 = t.Ky0, ky1 = t.Ky1, pixels = t.Pixels;
+        // Columns kx0…kx1−1 of one kernel row are consecutive words in both the activations and the weights.
+        int u0 = t.Kx0 * words, u1 = t.Kx1 * words;
+        long aRowStride = (long)t.Width * words, pixelStep = t.PixelStep, countsStride = t.CountsStride, wRowStride = t.RowStrideW;
+        a += (t.Iy0 * (long)t.Width + t.Ix0) * words;
+        for (int p = 0; p < pixels; p++, a += pixelStep, counts += countsStride)
         {
-            ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * t.Words;
-            ulong* wRow = w + ky * t.RowStrideW;
-            for (int kx = t.Kx0; kx < t.Kx1; kx++)
+            Vector256<byte> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            Vector256<ulong> tot0 = default, tot1 = default, tot2 = default, tot3 = default;
+            int pending = 0;
+            for (int ky = ky0; ky < ky1; ky++)
             {
-                for (int word = 0; word < t.Words; word++)
+                ulong* aRow = a + ky * aRowStride;
+                ulong* wRow = w + ky * wRowStride;
+                for (int u = u0; u < u1; u++)
                 {
-                    var av = Vector256.Create(aRow[kx * t.Words + word]);
-                    ulong* b = wRow + kx * kxStride + (long)word * t.PaddedOut;
+                    var av = Vector256.Create(aRow[u]);
+                    ulong* b = wRow + (long)u * padded;
                     acc0 += Pop(av ^ Vector256.Load(b), lut, low);
                     if (TWidth.Vectors >= 2)
                     {
@@ -58,16 +64,16 @@ internal static unsafe class Avx2Kernels
                     }
                 }
             }
-        }
-        Store(counts, tot0 + Sad(acc0), full);
-        if (TWidth.Vectors >= 2)
-        {
-            Store(counts + 4, tot1 + Sad(acc1), full);
-        }
-        if (TWidth.Vectors >= 4)
-        {
-            Store(counts + 8, tot2 + Sad(acc2), full);
-            Store(counts + 12, tot3 + Sad(acc3), full);
+            Store(counts, tot0 + Sad(acc0), full);
+            if (TWidth.Vectors >= 2)
+            {
+                Store(counts + 4, tot1 + Sad(acc1), full);
+            }
+            if (TWidth.Vectors >= 4)
+            {
+                Store(counts + 8, tot2 + Sad(acc2), full);
+                Store(counts + 12, tot3 + Sad(acc3), full);
+            }
         }
     }
 

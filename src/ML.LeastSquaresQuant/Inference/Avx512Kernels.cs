@@ -27,8 +27,9 @@ internal static unsafe class Avx512Kernels
     private const int WordsPerFlush = 31;
 
     /// <summary>
-    /// 8, 16 or 32 output channels (<typeparamref name="TWidth"/>: 1, 2 or 4 vectors), reusing each broadcast
-    /// activation word for every vector; the JIT compiles one loop per width, without the unused vectors.
+    /// Each pixel of the run: 8, 16 or 32 output channels (<typeparamref name="TWidth"/>: 1, 2 or 4 vectors),
+    /// reusing each broadcast activation word for every vector; the JIT compiles one loop per width, without the
+    /// unused vectors.
     /// </summary>
     // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
     // unoptimized (tier-0) vector code, several times slower.
@@ -37,20 +38,26 @@ internal static unsafe class Avx512Kernels
         where TPop : struct, IBytePopCount512
         where TWidth : struct, IVectorCount
     {
-        Vector512<byte> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        Vector512<ulong> tot0 = default, tot1 = default, tot2 = default, tot3 = default;
-        int pending = 0, words = t.Words, padded = t.PaddedOut;
-        long kxStride = (long)words * padded;
-        for (int ky = t.Ky0; ky < t.Ky1; ky++)
+        // Locals, not fields of t: t is a reference the count stores might alias, so the JIT would reload every
+        // field after each store.
+        int words = t.Words, padded = t.PaddedOut, ky0 = t.Ky0, ky1 = t.Ky1, pixels = t.Pixels;
+        // Columns kx0…kx1−1 of one kernel row are consecutive words in both the activations and the weights.
+        int u0 = t.Kx0 * words, u1 = t.Kx1 * words;
+        long aRowStride = (long)t.Width * words, pixelStep = t.PixelStep, countsStride = t.CountsStride, wRowStride = t.RowStrideW;
+        a += (t.Iy0 * (long)t.Width + t.Ix0) * words;
+        for (int p = 0; p < pixels; p++, a += pixelStep, counts += countsStride)
         {
-            ulong* aRow = a + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * words;
-            ulong* wRow = w + ky * t.RowStrideW;
-            for (int kx = t.Kx0; kx < t.Kx1; kx++)
+            Vector512<byte> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            Vector512<ulong> tot0 = default, tot1 = default, tot2 = default, tot3 = default;
+            int pending = 0;
+            for (int ky = ky0; ky < ky1; ky++)
             {
-                for (int word = 0; word < words; word++)
+                ulong* aRow = a + ky * aRowStride;
+                ulong* wRow = w + ky * wRowStride;
+                for (int u = u0; u < u1; u++)
                 {
-                    var av = Vector512.Create(aRow[kx * words + word]);
-                    ulong* b = wRow + kx * kxStride + (long)word * padded;
+                    var av = Vector512.Create(aRow[u]);
+                    ulong* b = wRow + (long)u * padded;
                     acc0 += TPop.Pop(av ^ Vector512.Load(b));
                     if (TWidth.Vectors >= 2)
                     {
@@ -72,16 +79,16 @@ internal static unsafe class Avx512Kernels
                     }
                 }
             }
-        }
-        Store(counts, tot0 + Sad(acc0), full);
-        if (TWidth.Vectors >= 2)
-        {
-            Store(counts + 8, tot1 + Sad(acc1), full);
-        }
-        if (TWidth.Vectors >= 4)
-        {
-            Store(counts + 16, tot2 + Sad(acc2), full);
-            Store(counts + 24, tot3 + Sad(acc3), full);
+            Store(counts, tot0 + Sad(acc0), full);
+            if (TWidth.Vectors >= 2)
+            {
+                Store(counts + 8, tot1 + Sad(acc1), full);
+            }
+            if (TWidth.Vectors >= 4)
+            {
+                Store(counts + 16, tot2 + Sad(acc2), full);
+                Store(counts + 24, tot3 + Sad(acc3), full);
+            }
         }
     }
 

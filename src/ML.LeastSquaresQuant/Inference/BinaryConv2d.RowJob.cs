@@ -11,6 +11,9 @@ internal sealed partial class BinaryConv2d
     /// <summary>Everything one range of (n, output row) pairs needs; the pointers are pinned by the caller.</summary>
     private readonly unsafe struct RowJob
     {
+        /// <summary>At most this many ints of counts per kernel call (32 KiB, within L1 with the weights' lines).</summary>
+        private const int CountsPerChunk = 8192;
+
         public BinaryConv2d Layer { get; init; }
         public PackedActivations Input { get; init; }
         public BinaryKernelPath Path { get; init; }
@@ -37,9 +40,11 @@ internal sealed partial class BinaryConv2d
             var w = Layer.Weights;
             int kA = Input.PlaneCount, kW = w.PlaneCount, pad = w.PaddedOutChannels, o = w.OutChannels;
             int k = w.KernelSize, s = Layer.Stride, p = Layer.Padding, h = Input.Height, wid = Input.Width;
-            int pairs = kA * kW;
-            int[] countBuffer = ArrayPool<int>.Shared.Rent(pairs * pad);
-            double[] coefBuffer = ArrayPool<double>.Shared.Rent(pairs * pad);
+            int pairs = kA * kW, stride = pairs * pad;
+            // Pixels per kernel call: a whole run of a narrow layer, fewer where the counts would leave L1.
+            int chunk = Math.Clamp(CountsPerChunk / stride, 1, OutWidth);
+            int[] countBuffer = ArrayPool<int>.Shared.Rent(chunk * stride);
+            double[] coefBuffer = ArrayPool<double>.Shared.Rent(stride);
             try
             {
                 fixed (int* scratch = countBuffer)
@@ -48,7 +53,7 @@ internal sealed partial class BinaryConv2d
                     var task = new PixelTask
                     {
                         Weights = (ulong*)WeightBits, Counts = scratch, Height = h, Width = wid, Words = w.WordsPerPixel,
-                        PlanesA = kA, PlanesW = kW, OutChannels = o, PaddedOut = pad,
+                        PlanesA = kA, PlanesW = kW, OutChannels = o, PaddedOut = pad, CountsStride = stride,
                         PlaneStrideA = (long)h * wid * w.WordsPerPixel, PlaneStrideW = (long)k * k * w.WordsPerPixel * pad,
                         RowStrideW = (long)k * w.WordsPerPixel * pad,
                     };
@@ -63,6 +68,7 @@ internal sealed partial class BinaryConv2d
                         task.RowStrideW = Folded.RowStride;
                         sampleStride = Input.FoldedSampleStride;
                     }
+                    task.PixelStep = s * task.Words;
                     int sample = -1;
                     for (int row = first; row < end; row++)
                     {
@@ -76,44 +82,58 @@ internal sealed partial class BinaryConv2d
                         task.Iy0 = y * s - p;
                         task.Ky0 = Math.Max(0, -task.Iy0);
                         task.Ky1 = Math.Min(k, h - task.Iy0);
-                        for (int x = 0; x < OutWidth; x++)
+                        int x = 0;
+                        while (x < OutWidth)
                         {
+                            // A run: consecutive pixels with the same in-bounds columns (the interior, or one border
+                            // case), so one kernel call serves them all.
+                            int kx0 = KxBegin(x), kx1 = KxEnd(x, wid), run = 1;
+                            while (run < chunk && x + run < OutWidth && KxBegin(x + run) == kx0 && KxEnd(x + run, wid) == kx1
+                                && (Folded is null || Columns![x + run] == Columns[x]))
+                            {
+                                run++;
+                            }
+                            task.Pixels = run;
                             task.Ix0 = x * s - p;
-                            task.Kx0 = Math.Max(0, -task.Ix0);
-                            task.Kx1 = Math.Min(k, wid - task.Ix0);
-                            long pixel = (long)row * OutWidth + x;
-                            bool empty = task.Ky1 <= task.Ky0 || task.Kx1 <= task.Kx0;
-                            task.Full = Input.Channels * (task.Ky1 - task.Ky0) * (task.Kx1 - task.Kx0);
+                            task.Kx0 = kx0;
+                            task.Kx1 = kx1;
+                            task.Full = Input.Channels * (task.Ky1 - task.Ky0) * (kx1 - kx0);
                             if (Folded is not null)
                             {
-                                // The window starting at column x·S, paired with the weights of its border case.
+                                // The windows starting at columns x·S…, paired with the weights of their border case.
                                 task.Weights = (ulong*)Columns![x];
                                 task.Ix0 = x * s;
                                 task.Kx0 = 0;
                                 task.Kx1 = 1;
                             }
-                            if (empty)
+                            if (task.Ky1 <= task.Ky0 || kx1 <= kx0)
                             {
-                                // Only padding under the window (P ≥ K at a corner): every B is 0.
-                                new Span<int>(scratch, pairs * pad).Clear();
+                                // Only padding under the windows (P ≥ K at a corner): every B is 0.
+                                new Span<int>(scratch, run * stride).Clear();
                             }
                             else
                             {
                                 PopCountKernels.Run(Path, task);
                             }
-                            if (Output != 0)
+                            for (int q = 0; q < run; q++)
                             {
-                                Combine(scratch, coef, (double*)Bias, (float*)Output + pixel * o, pairs, pad, o);
-                                Epilogue.Apply((float*)Output + pixel * o, Residual == 0 ? null : (float*)Residual + pixel * o, o);
-                            }
-                            else
-                            {
-                                int* dst = (int*)CountsOut + pixel * pairs * o;
-                                for (int pair = 0; pair < pairs; pair++)
+                                long pixel = (long)row * OutWidth + x + q;
+                                int* counts = scratch + q * stride;
+                                if (Output != 0)
                                 {
-                                    new Span<int>(scratch + pair * pad, o).CopyTo(new Span<int>(dst + pair * o, o));
+                                    Combine(counts, coef, (double*)Bias, (float*)Output + pixel * o, pairs, pad, o);
+                                    Epilogue.Apply((float*)Output + pixel * o, Residual == 0 ? null : (float*)Residual + pixel * o, o);
+                                }
+                                else
+                                {
+                                    int* dst = (int*)CountsOut + pixel * pairs * o;
+                                    for (int pair = 0; pair < pairs; pair++)
+                                    {
+                                        new Span<int>(counts + pair * pad, o).CopyTo(new Span<int>(dst + pair * o, o));
+                                    }
                                 }
                             }
+                            x += run;
                         }
                     }
                 }
@@ -124,6 +144,13 @@ internal sealed partial class BinaryConv2d
                 ArrayPool<double>.Shared.Return(coefBuffer);
             }
         }
+
+        /// <summary>The first in-bounds kernel column of output column <paramref name="x"/>.</summary>
+        private int KxBegin(int x) => Math.Max(0, Layer.Padding - x * Layer.Stride);
+
+        /// <summary>One past the last in-bounds kernel column of output column <paramref name="x"/>.</summary>
+        private int KxEnd(int x, int width) =>
+            Math.Min(Layer.Weights.KernelSize, width - (x * Layer.Stride - Layer.Padding));
 
         /// <summary>coef[(i·kW + j)·pad + o] = v[n, i]·α[o, j] in double (exact: a product of two floats).</summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]

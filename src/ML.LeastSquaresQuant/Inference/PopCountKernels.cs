@@ -3,11 +3,14 @@ using System.Numerics;
 namespace ML.LeastSquaresQuant.Inference;
 
 /// <summary>
-/// One output pixel of a binary convolution: for every (activation plane i, weight plane j) and output channel o,
+/// A run of output pixels of one output row that share their kernel window case (the same in-bounds window and
+/// weights): for every pixel, every (activation plane i, weight plane j) and output channel o,
 /// B_ij[o] = C·positions − 2·Σ popcount(a XOR b) over the in-bounds kernel positions and channel words.
 /// </summary>
 /// <remarks>The caller clamps the kernel window to the image (<see cref="Ky0"/>…<see cref="Kx1"/>), so the loops
-/// here never test bounds; the padded positions contribute 0 by being absent from the window.</remarks>
+/// here never test bounds; the padded positions contribute 0 by being absent from the window. A run rather than a
+/// single pixel because a narrow layer's pixel is a few dozen instructions: per-pixel calls and loop set-up cost
+/// more than the popcounts (measured 38 µs per 28×28×16 image per layer before, see docs/benchmarks.md).</remarks>
 internal unsafe struct PixelTask
 {
     /// <summary>Sample n's activation planes, [plane][h][w][word].</summary>
@@ -17,8 +20,13 @@ internal unsafe struct PixelTask
     /// layout [plane][ky][word][o'] read as a single kernel column (see <see cref="FoldedConvWeights"/>).</summary>
     public ulong* Weights;
 
-    /// <summary>The result B_ij[o] at <c>(i·kW + j)·PaddedOut + o</c>; entries o ≥ O are unspecified.</summary>
+    /// <summary>The result B_ij[o] of pixel p at <c>p·CountsStride + (i·kW + j)·PaddedOut + o</c>; entries o ≥ O
+    /// are unspecified.</summary>
     public int* Counts;
+
+    /// <summary>Pixels in the run (≥ 1), words between the windows of consecutive pixels (S times
+    /// <see cref="Words"/>), and ints between their counts.</summary>
+    public int Pixels, PixelStep, CountsStride;
 
     /// <summary>Input height and width (in window starts for a folded layout) and words per pixel or window row.</summary>
     public int Height, Width, Words;
@@ -32,7 +40,8 @@ internal unsafe struct PixelTask
     /// <summary>kA, kW, O and O rounded up to 8.</summary>
     public int PlanesA, PlanesW, OutChannels, PaddedOut;
 
-    /// <summary>Input row/column of kernel position (0, 0): y·S − P and x·S − P (may be negative).</summary>
+    /// <summary>Input row/column of kernel position (0, 0) of the run's first pixel: y·S − P and x·S − P (may be
+    /// negative).</summary>
     public int Iy0, Ix0;
 
     /// <summary>The in-bounds kernel window: ky in [Ky0, Ky1), kx in [Kx0, Kx1).</summary>
@@ -71,15 +80,17 @@ internal static unsafe class PopCountKernels
     {
         long planeA = t.PlaneStrideA, planeW = t.PlaneStrideW;
         int full = t.Full;
+        for (int p = 0; p < t.Pixels; p++)
         for (int i = 0; i < t.PlanesA; i++)
         {
             for (int j = 0; j < t.PlanesW; j++)
             {
-                int* counts = t.Counts + (i * t.PlanesW + j) * t.PaddedOut;
+                int* counts = t.Counts + (long)p * t.CountsStride + (i * t.PlanesW + j) * t.PaddedOut;
                 new System.Span<int>(counts, t.OutChannels).Clear();
                 for (int ky = t.Ky0; ky < t.Ky1; ky++)
                 {
-                    ulong* aRow = t.Activations + i * planeA + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * t.Words;
+                    ulong* aRow = t.Activations + i * planeA + ((long)(t.Iy0 + ky) * t.Width + t.Ix0) * t.Words
+                        + (long)p * t.PixelStep;
                     ulong* wRow = t.Weights + j * planeW + ky * t.RowStrideW;
                     for (int kx = t.Kx0; kx < t.Kx1; kx++)
                     {

@@ -80,6 +80,9 @@ public sealed class BinaryConvTests
     [DataRow(1, 13, 5, 3, 1, 7, 3, 3, 1, 2)]
     [DataRow(2, 5, 8, 5, 4, 3, 2, 3, 2, 2)]
     [DataRow(16, 16, 16, 28, 28, 3, 1, 1, 2, 1)]
+    // Wide output and four plane pairs: a whole interior run of pixels holds more counts than one kernel call may
+    // (8192 ints), so the run is split into calls of three pixels.
+    [DataRow(1, 3, 520, 4, 9, 3, 1, 1, 2, 2)]
     public void TestMatchesFloat64BruteForceOnEveryPath(int n, int c, int o, int h, int w, int k, int s, int p, int kA, int kW)
     {
         var random = new Random(n * 1000003 + c * 10007 + o * 101 + h * 13 + k * 7 + s + p * 3 + kA * 17 + kW * 19);
