@@ -10,9 +10,11 @@ namespace ML.LeastSquaresQuant.Quantization;
 /// <summary>
 /// AVX2 versions of the float32 inner loops of <see cref="ExactTwoLevelSolver"/> and
 /// <see cref="FoldableReconstruction"/>. They make the same decisions and keep sums in double like the scalar
-/// loops (only the order of additions differs), so the scalars are the same exact optimum.
+/// loops (only the order of additions differs), so the scalars are the same exact optimum. Where AVX-512 is
+/// present, the row passes of the solver run 16 floats at a time with the same additions in the same order
+/// (VectorKernels.Avx512.cs), so both give the same bits.
 /// </summary>
-internal static unsafe class VectorKernels
+internal static unsafe partial class VectorKernels
 {
     /// <summary>Whether the kernels can run on this CPU (and are not turned off for a comparison).</summary>
     public static bool IsSupported => Avx2.IsSupported && !Disabled;
@@ -44,6 +46,10 @@ internal static unsafe class VectorKernels
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static (double Min, double Max, double Sum) LoadMagnitudes(ReadOnlySpan<float> row, Span<float> magnitudes, out bool finite)
     {
+        if (Wide)
+        {
+            return LoadMagnitudes512(row, magnitudes, out finite);
+        }
         int n = row.Length;
         var absMask = Vector256.Create(0x7FFFFFFF).AsSingle();
         var vmin = Vector256.Create(float.PositiveInfinity);
@@ -92,6 +98,10 @@ internal static unsafe class VectorKernels
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static double ShiftedSum(Span<float> a, double c)
     {
+        if (Wide)
+        {
+            return ShiftedSum512(a, c);
+        }
         int n = a.Length;
         var vc = Vector256.Create(c);
         var acc0 = Vector256<double>.Zero;
@@ -123,6 +133,10 @@ internal static unsafe class VectorKernels
     public static int Classify(Span<float> a, double c, double lo, double hi,
         ref int lowCount, ref double lowSum, ref int highCount, ref double highSum)
     {
+        if (Wide)
+        {
+            return Classify512(a, c, lo, hi, ref lowCount, ref lowSum, ref highCount, ref highSum);
+        }
         int n = a.Length;
         float loF = SmallestFloatAtLeast(lo), hiF = LargestFloatAtMost(hi);
         var vlo = Vector256.Create(loF);

@@ -10,6 +10,9 @@ internal static class ProcessSwitches
     /// <summary>Scalar loops instead of the AVX2 kernels while the result lives.</summary>
     public static IDisposable ScalarLoops(bool on) => Set(() => VectorKernels.Disabled, v => VectorKernels.Disabled = v, on);
 
+    /// <summary>The AVX2 row passes of the scalar solver instead of the AVX-512 ones while the result lives.</summary>
+    public static IDisposable NarrowVectorLoops(bool on) => Set(() => VectorKernels.WideDisabled, v => VectorKernels.WideDisabled = v, on);
+
     /// <summary>Plain libtorch convolutions instead of the routed ones while the result lives.</summary>
     public static IDisposable PlainConvolutions(bool on) => Set(() => Convolution.Plain, v => Convolution.Plain = v, on);
 

@@ -262,6 +262,40 @@ public sealed class LeastSquaresQuantizerTests
         }
     }
 
+    [TestMethod]
+    public void TestAvx512RowPassesGiveTheAvx2LoopsBits()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            return; // one path only on this CPU: nothing to compare
+        }
+        using var scope = NewDisposeScope();
+        torch.manual_seed(11);
+        // Lengths with and without a 16-float remainder, an 8-float group and a scalar tail.
+        foreach (int length in new[] { 1003, 777, 64, 24, 9, 7 })
+        {
+            var gaussian = torch.randn(16, length);
+            var clustered = torch.randint(0, 4, [16, length]).to_type(ScalarType.Float32) + torch.randn(16, length) * 0.01f;
+            var withZeros = torch.randn(16, length) * torch.randint(0, 2, [16, length]).to_type(ScalarType.Float32);
+            foreach (var rows in new[] { gaussian, clustered, withZeros })
+            {
+                foreach (var scheme in new[] { QuantScheme.LeastSquares2, QuantScheme.LeastSquaresTernary })
+                {
+                    Tensor wide, narrow;
+                    using (ProcessSwitches.NarrowVectorLoops(false))
+                    {
+                        wide = LeastSquaresQuantizer.ComputeScalars(rows, scheme);
+                    }
+                    using (ProcessSwitches.NarrowVectorLoops(true))
+                    {
+                        narrow = LeastSquaresQuantizer.ComputeScalars(rows, scheme);
+                    }
+                    Assert.IsTrue(wide.BitEqual(narrow), $"{scheme}, rows of {length}: AVX-512 and AVX2 scalars differ in their bits");
+                }
+            }
+        }
+    }
+
     private static (Tensor Scalars, Tensor Quantized) ScalarsAndQuantized(Tensor rows, QuantScheme scheme, bool disabled)
     {
         using var switches = ProcessSwitches.ScalarLoops(disabled);
