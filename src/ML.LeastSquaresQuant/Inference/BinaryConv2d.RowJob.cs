@@ -115,21 +115,21 @@ internal sealed partial class BinaryConv2d
                             {
                                 PopCountKernels.Run(Path, task);
                             }
-                            for (int q = 0; q < run; q++)
+                            long pixel = (long)row * OutWidth + x;
+                            if (Output != 0)
                             {
-                                long pixel = (long)row * OutWidth + x + q;
-                                int* counts = scratch + q * stride;
-                                if (Output != 0)
+                                // The run's output pixels are consecutive: one combination and one epilogue call.
+                                Combine(scratch, stride, coef, (double*)Bias, (float*)Output + pixel * o, run, pairs, pad, o);
+                                Epilogue.Apply((float*)Output + pixel * o, Residual == 0 ? null : (float*)Residual + pixel * o, o, run);
+                            }
+                            else
+                            {
+                                for (int q = 0; q < run; q++)
                                 {
-                                    Combine(counts, coef, (double*)Bias, (float*)Output + pixel * o, pairs, pad, o);
-                                    Epilogue.Apply((float*)Output + pixel * o, Residual == 0 ? null : (float*)Residual + pixel * o, o);
-                                }
-                                else
-                                {
-                                    int* dst = (int*)CountsOut + pixel * pairs * o;
+                                    int* dst = (int*)CountsOut + (pixel + q) * pairs * o;
                                     for (int pair = 0; pair < pairs; pair++)
                                     {
-                                        new Span<int>(counts + pair * pad, o).CopyTo(new Span<int>(dst + pair * o, o));
+                                        new Span<int>(scratch + q * stride + pair * pad, o).CopyTo(new Span<int>(dst + pair * o, o));
                                     }
                                 }
                             }
@@ -170,48 +170,53 @@ internal sealed partial class BinaryConv2d
             }
         }
 
-        /// <summary>out[o] = (float)(bias[o] + Σ_pair coef·B), vectorized where AVX is present (same operations and
-        /// order as the scalar tail, no fused multiply-add, so the bits do not depend on the branch taken).</summary>
+        /// <summary>out[p·O + o] = (float)(bias[o] + Σ_pair coef·B) for each pixel p of a run, vectorized where AVX is
+        /// present (same operations and order as the scalar tail, no fused multiply-add, so the bits do not depend on
+        /// the branch taken).</summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-        private static void Combine(int* counts, double* coef, double* bias, float* output, int pairs, int pad, int outChannels)
+        private static void Combine(int* counts, int countsStride, double* coef, double* bias, float* output, int pixels,
+            int pairs, int pad, int outChannels)
         {
-            int c = 0;
-            // Each lane multiplies and adds separately in double (no fused multiply-add), so every width gives the
-            // same bits.
-            if (Avx512F.IsSupported)
+            for (int p = 0; p < pixels; p++, counts += countsStride, output += outChannels)
             {
-                for (; c + 8 <= outChannels; c += 8)
+                int c = 0;
+                // Each lane multiplies and adds separately in double (no fused multiply-add), so every width gives the
+                // same bits.
+                if (Avx512F.IsSupported)
                 {
-                    var sum = Vector512.Load(bias + c);
+                    for (; c + 8 <= outChannels; c += 8)
+                    {
+                        var sum = Vector512.Load(bias + c);
+                        for (int pair = 0; pair < pairs; pair++)
+                        {
+                            var b = Avx512F.ConvertToVector512Double(Vector256.Load(counts + pair * pad + c));
+                            sum = Avx512F.Add(sum, Avx512F.Multiply(Vector512.Load(coef + pair * pad + c), b));
+                        }
+                        Avx512F.ConvertToVector256Single(sum).Store(output + c);
+                    }
+                }
+                if (Avx.IsSupported)
+                {
+                    for (; c + 4 <= outChannels; c += 4)
+                    {
+                        var sum = Vector256.Load(bias + c);
+                        for (int pair = 0; pair < pairs; pair++)
+                        {
+                            var b = Avx.ConvertToVector256Double(Vector128.Load(counts + pair * pad + c));
+                            sum = Avx.Add(sum, Avx.Multiply(Vector256.Load(coef + pair * pad + c), b));
+                        }
+                        Avx.ConvertToVector128Single(sum).Store(output + c);
+                    }
+                }
+                for (; c < outChannels; c++)
+                {
+                    double sum = bias[c];
                     for (int pair = 0; pair < pairs; pair++)
                     {
-                        var b = Avx512F.ConvertToVector512Double(Vector256.Load(counts + pair * pad + c));
-                        sum = Avx512F.Add(sum, Avx512F.Multiply(Vector512.Load(coef + pair * pad + c), b));
+                        sum += coef[pair * pad + c] * counts[pair * pad + c];
                     }
-                    Avx512F.ConvertToVector256Single(sum).Store(output + c);
+                    output[c] = (float)sum;
                 }
-            }
-            if (Avx.IsSupported)
-            {
-                for (; c + 4 <= outChannels; c += 4)
-                {
-                    var sum = Vector256.Load(bias + c);
-                    for (int pair = 0; pair < pairs; pair++)
-                    {
-                        var b = Avx.ConvertToVector256Double(Vector128.Load(counts + pair * pad + c));
-                        sum = Avx.Add(sum, Avx.Multiply(Vector256.Load(coef + pair * pad + c), b));
-                    }
-                    Avx.ConvertToVector128Single(sum).Store(output + c);
-                }
-            }
-            for (; c < outChannels; c++)
-            {
-                double sum = bias[c];
-                for (int pair = 0; pair < pairs; pair++)
-                {
-                    sum += coef[pair * pad + c] * counts[pair * pad + c];
-                }
-                output[c] = (float)sum;
             }
         }
     }

@@ -53,12 +53,14 @@ internal sealed class ConvEpilogue
         }
     }
 
-    /// <summary>Applies the epilogue to the <paramref name="count"/> channels of one output pixel.</summary>
-    /// <param name="y">The pixel's outputs, overwritten.</param>
-    /// <param name="residual">The pixel's residual values (same channels), or null for none.</param>
+    /// <summary>Applies the epilogue to the <paramref name="count"/> channels of <paramref name="pixels"/>
+    /// consecutive output pixels.</summary>
+    /// <param name="y">The pixels' outputs, pixel after pixel, overwritten.</param>
+    /// <param name="residual">The pixels' residual values (same layout), or null for none.</param>
     /// <param name="count">Output channels O.</param>
+    /// <param name="pixels">Pixels (1 or more).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public unsafe void Apply(float* y, float* residual, int count)
+    public unsafe void Apply(float* y, float* residual, int count, int pixels = 1)
     {
         if (Nonlinearity == EpilogueNonlinearity.None && residual == null)
         {
@@ -66,41 +68,51 @@ internal sealed class ConvEpilogue
         }
         fixed (float* slopes = _slopes)
         {
-            int c = 0;
-            if (Vector256.IsHardwareAccelerated)
+            for (int p = 0; p < pixels; p++, y += count, residual += residual == null ? 0 : count)
             {
-                for (; c + 8 <= count; c += 8)
-                {
-                    var v = Vector256.Load(y + c);
-                    v = Nonlinearity switch
-                    {
-                        EpilogueNonlinearity.ReLU => Vector256.Max(v, Vector256<float>.Zero),
-                        EpilogueNonlinearity.PReLU => Vector256.ConditionalSelect(
-                            Vector256.GreaterThan(v, Vector256<float>.Zero), v, v * Vector256.Load(slopes + c)),
-                        _ => v,
-                    };
-                    if (residual != null)
-                    {
-                        v += Vector256.Load(residual + c);
-                    }
-                    v.Store(y + c);
-                }
+                ApplyPixel(y, residual, slopes, count);
             }
-            for (; c < count; c++)
+        }
+    }
+
+    /// <summary>One pixel's <paramref name="count"/> channels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe void ApplyPixel(float* y, float* residual, float* slopes, int count)
+    {
+        int c = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; c + 8 <= count; c += 8)
             {
-                float v = y[c];
+                var v = Vector256.Load(y + c);
                 v = Nonlinearity switch
                 {
-                    EpilogueNonlinearity.ReLU => v > 0 ? v : 0,
-                    EpilogueNonlinearity.PReLU => v > 0 ? v : v * slopes[c],
+                    EpilogueNonlinearity.ReLU => Vector256.Max(v, Vector256<float>.Zero),
+                    EpilogueNonlinearity.PReLU => Vector256.ConditionalSelect(
+                        Vector256.GreaterThan(v, Vector256<float>.Zero), v, v * Vector256.Load(slopes + c)),
                     _ => v,
                 };
                 if (residual != null)
                 {
-                    v += residual[c];
+                    v += Vector256.Load(residual + c);
                 }
-                y[c] = v;
+                v.Store(y + c);
             }
+        }
+        for (; c < count; c++)
+        {
+            float v = y[c];
+            v = Nonlinearity switch
+            {
+                EpilogueNonlinearity.ReLU => v > 0 ? v : 0,
+                EpilogueNonlinearity.PReLU => v > 0 ? v : v * slopes[c],
+                _ => v,
+            };
+            if (residual != null)
+            {
+                v += residual[c];
+            }
+            y[c] = v;
         }
     }
 }
