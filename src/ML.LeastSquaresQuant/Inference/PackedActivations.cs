@@ -188,14 +188,21 @@ internal sealed partial class PackedActivations
             {
                 int c0 = w * 64, count = Math.Min(64, c - c0);
                 ulong* target = sample + (long)p * words + w;
-                if (count == 64 && Vector512.IsHardwareAccelerated)
-                {
-                    PackWord512(row + c0, v, k, target, planeStride);
-                    continue;
-                }
                 if (count % 16 == 0 && Vector512.IsHardwareAccelerated)
                 {
-                    PackPartialWord512(row + c0, count, v, k, target, planeStride);
+                    // 16 channels per register, the word's bits of each plane gathered in a register.
+                    switch (count)
+                    {
+                        case 16:
+                            PackWord512<OneVector>(row + c0, count, v, k, target, planeStride);
+                            break;
+                        case 32:
+                            PackWord512<TwoVectors>(row + c0, count, v, k, target, planeStride);
+                            break;
+                        default:
+                            PackWord512<FourVectors>(row + c0, count, v, k, target, planeStride);
+                            break;
+                    }
                     continue;
                 }
                 new ReadOnlySpan<float>(row + c0, count).CopyTo(residual);
@@ -209,53 +216,42 @@ internal sealed partial class PackedActivations
     }
 
     /// <summary>
-    /// <see cref="SignBitsAndStep"/> for all kA planes of 64 channels at once, the residuals kept in four 512-bit
-    /// registers (the same float32 operations, so the same bits).
+    /// <see cref="SignBitsAndStep"/> for all kA planes of a word of 16, 32, 48 or 64 channels (<paramref name="count"/>;
+    /// <typeparamref name="TWidth"/> 1, 2 or 4 registers of 16), the residuals kept in registers and each plane's
+    /// word written once (the same float32 operations, so the same bits).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PackWord512(float* values, float* v, int planes, ulong* target, long planeStride)
+    private static unsafe void PackWord512<TWidth>(float* values, int count, float* v, int planes, ulong* target, long planeStride)
+        where TWidth : struct, IVectorCount
     {
         var r0 = Vector512.Load(values);
-        var r1 = Vector512.Load(values + 16);
-        var r2 = Vector512.Load(values + 32);
-        var r3 = Vector512.Load(values + 48);
+        var r1 = TWidth.Vectors >= 2 ? Vector512.Load(values + 16) : default;
+        var r2 = TWidth.Vectors >= 4 ? Vector512.Load(values + 32) : default;
+        // 48 channels: the fourth register holds no channels, and its bits are dropped.
+        var r3 = TWidth.Vectors >= 4 && count == 64 ? Vector512.Load(values + 48) : default;
+        ulong used = count == 64 ? ulong.MaxValue : (1UL << count) - 1;
         for (int i = 0; i < planes; i++)
         {
             var pos = Vector512.Create(v[i]);
             var neg = Vector512.Create(-v[i]);
             var m0 = Vector512.GreaterThanOrEqual(r0, Vector512<float>.Zero);
-            var m1 = Vector512.GreaterThanOrEqual(r1, Vector512<float>.Zero);
-            var m2 = Vector512.GreaterThanOrEqual(r2, Vector512<float>.Zero);
-            var m3 = Vector512.GreaterThanOrEqual(r3, Vector512<float>.Zero);
-            target[i * planeStride] = m0.ExtractMostSignificantBits() | m1.ExtractMostSignificantBits() << 16
-                | m2.ExtractMostSignificantBits() << 32 | m3.ExtractMostSignificantBits() << 48;
+            ulong bits = m0.ExtractMostSignificantBits();
             r0 -= Vector512.ConditionalSelect(m0, pos, neg);
-            r1 -= Vector512.ConditionalSelect(m1, pos, neg);
-            r2 -= Vector512.ConditionalSelect(m2, pos, neg);
-            r3 -= Vector512.ConditionalSelect(m3, pos, neg);
-        }
-    }
-
-    /// <summary>
-    /// <see cref="SignBitsAndStep"/> for all kA planes of a word of 16, 32 or 48 channels (narrow layers), 16
-    /// channels at a time with the residual in one register (the same float32 operations, so the same bits).
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PackPartialWord512(float* values, int count, float* v, int planes, ulong* target, long planeStride)
-    {
-        for (int i = 0; i < planes; i++)
-        {
-            target[i * planeStride] = 0;
-        }
-        for (int q = 0; q < count; q += 16)
-        {
-            var r = Vector512.Load(values + q);
-            for (int i = 0; i < planes; i++)
+            if (TWidth.Vectors >= 2)
             {
-                var nonNegative = Vector512.GreaterThanOrEqual(r, Vector512<float>.Zero);
-                target[i * planeStride] |= nonNegative.ExtractMostSignificantBits() << q;
-                r -= Vector512.ConditionalSelect(nonNegative, Vector512.Create(v[i]), Vector512.Create(-v[i]));
+                var m1 = Vector512.GreaterThanOrEqual(r1, Vector512<float>.Zero);
+                bits |= m1.ExtractMostSignificantBits() << 16;
+                r1 -= Vector512.ConditionalSelect(m1, pos, neg);
             }
+            if (TWidth.Vectors >= 4)
+            {
+                var m2 = Vector512.GreaterThanOrEqual(r2, Vector512<float>.Zero);
+                var m3 = Vector512.GreaterThanOrEqual(r3, Vector512<float>.Zero);
+                bits |= m2.ExtractMostSignificantBits() << 32 | m3.ExtractMostSignificantBits() << 48;
+                r2 -= Vector512.ConditionalSelect(m2, pos, neg);
+                r3 -= Vector512.ConditionalSelect(m3, pos, neg);
+            }
+            target[i * planeStride] = bits & used;
         }
     }
 

@@ -70,14 +70,19 @@ public sealed class BinaryConvPackingTests
     }
 
     [TestMethod]
-    [DataRow("ls-1")]
-    [DataRow("ls-2")]
-    [DataRow("ls-T")]
-    [DataRow("gf-3")]
-    public void TestActivationPlanesMatchQuantizerBitForBit(string scheme)
+    [DataRow("ls-1", 70)]
+    [DataRow("ls-2", 70)]
+    [DataRow("ls-T", 70)]
+    [DataRow("gf-3", 70)]
+    // Words of 16, 32 and 48 channels (the AVX-512 packing's register counts), alone and after a full word.
+    [DataRow("ls-2", 16)]
+    [DataRow("gf-3", 32)]
+    [DataRow("ls-2", 48)]
+    [DataRow("ls-T", 112)]
+    public void TestActivationPlanesMatchQuantizerBitForBit(string scheme, int c)
     {
-        const int n = 3, h = 5, w = 3, c = 70;
-        var x = BinaryConvTests.RandomValues(new Random(scheme.Length), n * h * w * c);
+        const int n = 3, h = 5, w = 3;
+        var x = BinaryConvTests.RandomValues(new Random(scheme.Length + c), n * h * w * c);
         var (v, expected) = Quantize(x, n, scheme);
         int planes = v.Length / n;
         var packed = new PackedActivations();
