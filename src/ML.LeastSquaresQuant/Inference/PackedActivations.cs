@@ -151,6 +151,11 @@ internal sealed partial class PackedActivations
             }
             EngineParallel.For(batch, true, Sample);
         }
+        if (foldKernel > 0)
+        {
+            // The convolution then reads these windows instead of folding the planes a second time.
+            _foldedFor = (foldKernel, foldPadding);
+        }
     }
 
     private void Resize(int batch, int height, int width, int channels, int planeCount, long scalarCount)
