@@ -27,8 +27,11 @@ public class EngineBenchmarks
 
     /// <summary><c>resnet18-w64-c10</c>/<c>-c100</c>: the default student on 3×32×32; <c>sample-w16</c>: the sample's
     /// width-16, three-stage model on 1×28×28.</summary>
-    [Params("resnet18-w64-c10", "resnet18-w64-c100", "sample-w16")]
+    [ParamsSource(nameof(Models))]
     public string Model { get; set; } = "resnet18-w64-c10";
+
+    /// <summary>Every model, or the comma-separated list in the environment variable <c>LSQ_ENGINE_MODELS</c>.</summary>
+    public static string[] Models => List("LSQ_ENGINE_MODELS") ?? ["resnet18-w64-c10", "resnet18-w64-c100", "sample-w16"];
 
     /// <summary>Images per call.</summary>
     [Params(1, 64)]
@@ -41,8 +44,10 @@ public class EngineBenchmarks
     /// <summary>Every path, or the comma-separated list in the environment variable <c>LSQ_ENGINE_PATHS</c> (for a
     /// second run with other CPU features switched off through BenchmarkDotNet's <c>--envVars</c>, docs/benchmarks.md).</summary>
     public static string[] Paths =>
-        Environment.GetEnvironmentVariable("LSQ_ENGINE_PATHS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        ?? ["engine", "engine-tuned", "float-path", "simulated", "fp32", "fp32-tuned"];
+        List("LSQ_ENGINE_PATHS") ?? ["engine", "engine-tuned", "float-path", "simulated", "fp32", "fp32-tuned"];
+
+    private static string[]? List(string variable) =>
+        Environment.GetEnvironmentVariable(variable)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>Builds the network in evaluation mode with frozen weights, as the transformer holds it.</summary>
     [GlobalSetup]
