@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -97,27 +98,40 @@ internal static class ExactTwoLevelSolver
 
         var rest = a[..undecided];
         MagnitudeSort.Sort(rest);
-        double bestScore = double.NegativeInfinity, bestLower = 0;
+        double bestLower = 0;
         int bestT = -1;
-        double prefix = lowSum;
-        for (int j = 0; j <= undecided; j++)
+        double[] rented = ArrayPool<double>.Shared.Rent(2 * (undecided + 1));
+        try
         {
-            int t = lowCount + j;
-            if (t >= 1 && t <= n - 1)
+            // The prefix sums in sorted order (one chain, as before), then every split's score at once: scored one
+            // by one, the two divisions per split dominated the solve after the sort.
+            var prefixes = rented.AsSpan(0, undecided + 1);
+            var scores = rented.AsSpan(undecided + 1, undecided + 1);
+            double prefix = lowSum;
+            for (int j = 0; j <= undecided; j++)
             {
-                double upper = total - prefix;
-                double score = prefix * prefix / t + upper * upper / (n - t);
-                if (score > bestScore)
+                prefixes[j] = prefix;
+                if (j < undecided)
                 {
-                    bestScore = score;
-                    bestT = t;
-                    bestLower = prefix;
+                    prefix += double.CreateTruncating(rest[j]) - c;
                 }
             }
-            if (j < undecided)
+            SplitScores.TwoBit(prefixes, scores, lowCount, n, total);
+            double bestScore = double.NegativeInfinity;
+            for (int j = 0; j <= undecided; j++)
             {
-                prefix += double.CreateTruncating(rest[j]) - c;
+                // Strictly greater: the first best split wins, as in the one-by-one loop.
+                if (scores[j] > bestScore)
+                {
+                    bestScore = scores[j];
+                    bestT = lowCount + j;
+                    bestLower = prefixes[j];
+                }
             }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
         }
         if (bestT < 0)
         {
