@@ -10,7 +10,8 @@ namespace ML.LeastSquaresQuant.Quantization;
 /// The AVX-512 row passes of <see cref="ExactTwoLevelSolver"/>: 16 floats per step, and the same double additions
 /// in the same order as the AVX2 loops, so both paths give the same bits (a 512-bit accumulator holds the AVX2
 /// loop's two 256-bit accumulators side by side; the 16 floats are added as its two groups of 8, one after the
-/// other). Masked-out lanes add +0.0 as in the AVX2 loops; the sums are of non-negative terms, never −0.
+/// other). Where the AVX2 loops add +0.0 for an element outside a cluster, the bracketing pass here leaves the lane's
+/// sum as it is: the same value, since the sums are of non-negative terms and never −0.
 /// </summary>
 internal static unsafe partial class VectorKernels
 {
@@ -104,32 +105,43 @@ internal static unsafe partial class VectorKernels
         var vlo = Vector512.Create(SmallestFloatAtLeast(lo));
         var vhi = Vector512.Create(LargestFloatAtMost(hi));
         var vc = Vector512.Create(c);
+        var vloD = Vector512.Create((double)vlo.ToScalar());
+        var vhiD = Vector512.Create((double)vhi.ToScalar());
         var lowAcc = Vector512<double>.Zero;
         var highAcc = Vector512<double>.Zero;
         var lowLanes = Vector512<int>.Zero;
         var highLanes = Vector512<int>.Zero;
         fixed (float* p = a)
         {
-            for (; i + 16 <= n; i += 16)
+            // Pointers rather than indices: with indices the JIT kept both counters in memory, and the store
+            // address waited on a store-to-load round trip every step.
+            float* src = p, dst = p, end = p + (n & ~15);
+            for (; src < end; src += 16)
             {
-                var v = Vector512.Load(p + i);
+                var v = Vector512.Load(src);
                 var low = Vector512.LessThan(v, vlo).AsInt32();
                 var high = Vector512.GreaterThan(v, vhi).AsInt32();
                 lowLanes -= low;
                 highLanes -= high;
-                // The two groups of 8, first then second, as the AVX2 loop adds them.
-                var d0 = Avx512F.ConvertToVector512Double(v.GetLower()) - vc;
-                var d1 = Avx512F.ConvertToVector512Double(v.GetUpper()) - vc;
-                lowAcc += d0 & Widen(low.GetLower());
-                highAcc += d0 & Widen(high.GetLower());
-                lowAcc += d1 & Widen(low.GetUpper());
-                highAcc += d1 & Widen(high.GetUpper());
+                // The two groups of 8, first then second, as the AVX2 loop adds them. The float comparisons
+                // repeated on the exact doubles give the same decisions, as masks the additions can use directly
+                // (a masked-out lane keeps its sum, as adding the AVX2 loop's +0.0 does).
+                var v0 = Avx512F.ConvertToVector512Double(v.GetLower());
+                var v1 = Avx512F.ConvertToVector512Double(v.GetUpper());
+                var d0 = v0 - vc;
+                var d1 = v1 - vc;
+                lowAcc = Vector512.ConditionalSelect(Vector512.LessThan(v0, vloD), lowAcc + d0, lowAcc);
+                highAcc = Vector512.ConditionalSelect(Vector512.GreaterThan(v0, vhiD), highAcc + d0, highAcc);
+                lowAcc = Vector512.ConditionalSelect(Vector512.LessThan(v1, vloD), lowAcc + d1, lowAcc);
+                highAcc = Vector512.ConditionalSelect(Vector512.GreaterThan(v1, vhiD), highAcc + d1, highAcc);
                 var keep = ~(low | high).AsSingle();
-                // kept ≤ i, so the 16 lanes stored end at or before i + 16: past the kept ones they overwrite only
-                // elements already read.
-                Avx512F.Compress(Vector512<float>.Zero, keep, v).Store(p + kept);
-                kept += BitOperations.PopCount((uint)keep.ExtractMostSignificantBits());
+                // dst ≤ src, so the 16 lanes stored end at or before src + 16: past the kept ones they overwrite
+                // only elements already read.
+                Avx512F.Compress(Vector512<float>.Zero, keep, v).Store(dst);
+                dst += BitOperations.PopCount((uint)keep.ExtractMostSignificantBits());
             }
+            i = (int)(src - p);
+            kept = (int)(dst - p);
             if (i + 8 <= n)
             {
                 var v = Vector256.Load(p + i);
