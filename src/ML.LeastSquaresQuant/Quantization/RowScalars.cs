@@ -34,10 +34,10 @@ internal static class RowScalars
                 break;
             case QuantSchemeKind.LeastSquares2:
             {
-                var stats = ExactTwoLevelSolver.LoadMagnitudes(row, scratch, out finite);
+                var stats = ExactTwoLevelSolver.LoadMagnitudesForTwoBit(row, scratch, out finite);
                 if (finite)
                 {
-                    (result[0], result[1]) = ExactTwoLevelSolver.SolveTwoBit<T>(scratch, stats.Min, stats.Max, stats.Sum);
+                    (result[0], result[1]) = ExactTwoLevelSolver.SolveTwoBit<T>(scratch, stats.Min, stats.Max, stats.Sum, stats.ShiftedSum);
                 }
                 break;
             }
