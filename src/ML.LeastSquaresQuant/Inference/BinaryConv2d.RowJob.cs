@@ -177,6 +177,26 @@ internal sealed partial class BinaryConv2d
         private static void Combine(int* counts, int countsStride, double* coef, double* bias, float* output, int pixels,
             int pairs, int pad, int outChannels)
         {
+            if (pairs == 2 && outChannels % 8 == 0 && Avx512F.IsSupported)
+            {
+                // ls-2 activations and ls-1 weights (the default student): the two pairs written out, with no loop
+                // or index arithmetic per pair; the same operations in the same order as the general loop.
+                for (int p = 0; p < pixels; p++, counts += countsStride, output += outChannels)
+                {
+                    double* coef1 = coef + pad;
+                    int* counts1 = counts + pad;
+                    for (int c = 0; c < outChannels; c += 8)
+                    {
+                        var sum = Vector512.Load(bias + c);
+                        sum = Avx512F.Add(sum, Avx512F.Multiply(Vector512.Load(coef + c),
+                            Avx512F.ConvertToVector512Double(Vector256.Load(counts + c))));
+                        sum = Avx512F.Add(sum, Avx512F.Multiply(Vector512.Load(coef1 + c),
+                            Avx512F.ConvertToVector512Double(Vector256.Load(counts1 + c))));
+                        Avx512F.ConvertToVector256Single(sum).Store(output + c);
+                    }
+                }
+                return;
+            }
             for (int p = 0; p < pixels; p++, counts += countsStride, output += outChannels)
             {
                 int c = 0;
