@@ -152,15 +152,27 @@ internal sealed unsafe class FloatConv2d
             for (int ox = 0; ox < job.OutWidth;)
             {
                 int ix0 = ox * Stride - Padding, kx0 = Math.Max(0, -ix0), kx1 = Math.Min(k, job.Width - ix0);
-                // Two neighbouring pixels share a tile when the same taps of both lie inside the image.
-                int ix1 = ix0 + Stride;
-                bool pair = ox + 1 < job.OutWidth && Math.Max(0, -ix1) == kx0 && Math.Min(k, job.Width - ix1) == kx1;
-                var taps = new Taps(image + ((long)iy0 * job.Width + ix0) * c, job.Width, ky0, ky1, kx0, kx1, pair ? Stride * c : 0);
+                // A run of neighbouring pixel pairs whose taps all lie inside the image alike: one call serves them
+                // (per-call set-up cost more than a small layer's multiply-adds: the sample's 1-channel stem).
+                int pairs = 0;
+                while (ox + 2 * pairs + 1 < job.OutWidth && SameTaps(ox + 2 * pairs, kx0, kx1, job.Width)
+                    && SameTaps(ox + 2 * pairs + 1, kx0, kx1, job.Width))
+                {
+                    pairs++;
+                }
+                var taps = new Taps(image + ((long)iy0 * job.Width + ix0) * c, job.Width, ky0, ky1, kx0, kx1, Stride * c);
                 Tile(taps, (float*)job.Weights + c0, (float*)job.Bias + c0, output + (long)ox * OutChannels + c0,
-                    Math.Min(ChannelBlock, OutChannels - c0), pair);
-                ox += pair ? 2 : 1;
+                    Math.Min(ChannelBlock, OutChannels - c0), Math.Max(pairs, 1), pairs > 0);
+                ox += pairs > 0 ? 2 * pairs : 1;
             }
         }
+    }
+
+    /// <summary>Whether output column <paramref name="ox"/> reads kernel columns kx0…kx1−1 inside the image.</summary>
+    private bool SameTaps(int ox, int kx0, int kx1, int width)
+    {
+        int ix = ox * Stride - Padding;
+        return Math.Max(0, -ix) == kx0 && Math.Min(Kernel, width - ix) == kx1;
     }
 
     /// <summary>Where a tile's taps are: the input at kernel tap (0, 0) of its first pixel (possibly in the padding,
@@ -176,57 +188,62 @@ internal sealed unsafe class FloatConv2d
         public int Next { get; } = next;
     }
 
-    /// <summary>Up to <see cref="ChannelBlock"/> output channels of one or two pixels.</summary>
+    /// <summary>Up to <see cref="ChannelBlock"/> output channels of <paramref name="tiles"/> consecutive pairs of
+    /// pixels (or of one pixel when <paramref name="pair"/> is false).</summary>
     // Fully optimized from the first call, as the binary kernels (tier-0 vector code is several times slower).
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-    private void Tile(in Taps t, float* weights, float* bias, float* output, int channels, bool pair)
+    private void Tile(in Taps t, float* weights, float* bias, float* output, int channels, int tiles, bool pair)
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
-        int c = InChannels, k = Kernel, next = t.Next;
-        long po = _paddedOut;
-        // Along one kernel row the taps (kx, ci) are contiguous in the NHWC input and in the weights.
-        int first = t.Kx0 * c, end = t.Kx1 * c;
-        for (int ky = t.Ky0; ky < t.Ky1; ky++)
+        float* origin = t.Origin;
+        // For the last block of a channel count that is not a multiple of 32: the tile's sums go through the stack.
+        float* sums = stackalloc float[2 * ChannelBlock];
+        for (int tile = 0; tile < tiles; tile++, origin += 2 * t.Next, output += 2 * OutChannels)
         {
-            float* xp = t.Origin + (long)ky * t.Width * c;
-            float* wp = weights + (long)ky * k * c * po;
-            for (int j = first; j < end; j++)
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+            int c = InChannels, k = Kernel, next = pair ? t.Next : 0;
+            long po = _paddedOut;
+            // Along one kernel row the taps (kx, ci) are contiguous in the NHWC input and in the weights.
+            int first = t.Kx0 * c, end = t.Kx1 * c;
+            for (int ky = t.Ky0; ky < t.Ky1; ky++)
             {
-                float* wj = wp + j * po;
-                var w0 = Vector256.Load(wj);
-                var w1 = Vector256.Load(wj + Lanes);
-                var w2 = Vector256.Load(wj + 2 * Lanes);
-                var w3 = Vector256.Load(wj + 3 * Lanes);
-                var x0 = Vector256.Create(xp[j]);
-                var x1 = Vector256.Create(xp[next + j]);
-                a0 = Vector256.FusedMultiplyAdd(w0, x0, a0);
-                a1 = Vector256.FusedMultiplyAdd(w1, x0, a1);
-                a2 = Vector256.FusedMultiplyAdd(w2, x0, a2);
-                a3 = Vector256.FusedMultiplyAdd(w3, x0, a3);
-                b0 = Vector256.FusedMultiplyAdd(w0, x1, b0);
-                b1 = Vector256.FusedMultiplyAdd(w1, x1, b1);
-                b2 = Vector256.FusedMultiplyAdd(w2, x1, b2);
-                b3 = Vector256.FusedMultiplyAdd(w3, x1, b3);
+                float* xp = origin + (long)ky * t.Width * c;
+                float* wp = weights + (long)ky * k * c * po;
+                for (int j = first; j < end; j++)
+                {
+                    float* wj = wp + j * po;
+                    var w0 = Vector256.Load(wj);
+                    var w1 = Vector256.Load(wj + Lanes);
+                    var w2 = Vector256.Load(wj + 2 * Lanes);
+                    var w3 = Vector256.Load(wj + 3 * Lanes);
+                    var x0 = Vector256.Create(xp[j]);
+                    var x1 = Vector256.Create(xp[next + j]);
+                    a0 = Vector256.FusedMultiplyAdd(w0, x0, a0);
+                    a1 = Vector256.FusedMultiplyAdd(w1, x0, a1);
+                    a2 = Vector256.FusedMultiplyAdd(w2, x0, a2);
+                    a3 = Vector256.FusedMultiplyAdd(w3, x0, a3);
+                    b0 = Vector256.FusedMultiplyAdd(w0, x1, b0);
+                    b1 = Vector256.FusedMultiplyAdd(w1, x1, b1);
+                    b2 = Vector256.FusedMultiplyAdd(w2, x1, b2);
+                    b3 = Vector256.FusedMultiplyAdd(w3, x1, b3);
+                }
             }
-        }
-        if (channels == ChannelBlock)
-        {
-            Sum(output, bias, a0, a1, a2, a3);
+            if (channels == ChannelBlock)
+            {
+                Sum(output, bias, a0, a1, a2, a3);
+                if (pair)
+                {
+                    Sum(output + OutChannels, bias, b0, b1, b2, b3);
+                }
+                continue;
+            }
+            Sum(sums, bias, a0, a1, a2, a3);
+            Sum(sums + ChannelBlock, bias, b0, b1, b2, b3);
+            new ReadOnlySpan<float>(sums, channels).CopyTo(new Span<float>(output, channels));
             if (pair)
             {
-                Sum(output + OutChannels, bias, b0, b1, b2, b3);
+                new ReadOnlySpan<float>(sums + ChannelBlock, channels).CopyTo(new Span<float>(output + OutChannels, channels));
             }
-            return;
-        }
-        // The last block of a channel count that is not a multiple of 32: the tile's sums go through the stack.
-        float* sums = stackalloc float[2 * ChannelBlock];
-        Sum(sums, bias, a0, a1, a2, a3);
-        Sum(sums + ChannelBlock, bias, b0, b1, b2, b3);
-        new ReadOnlySpan<float>(sums, channels).CopyTo(new Span<float>(output, channels));
-        if (pair)
-        {
-            new ReadOnlySpan<float>(sums + ChannelBlock, channels).CopyTo(new Span<float>(output + OutChannels, channels));
         }
     }
 
