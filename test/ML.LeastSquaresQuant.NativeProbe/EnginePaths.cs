@@ -27,6 +27,8 @@ internal static class EnginePaths
         foreach (var (activation, weight, nonlinearity, width) in new[]
         {
             ("ls-2", "ls-1", Nonlinearity.ReLU, 70), ("ls-T", "ls-2", Nonlinearity.PReLU, 9), ("gf-3", "ls-T", Nonlinearity.Identity, 17),
+            // Words of 24, 48 and 64 + 32 channels: the 8- and 16-channel packing registers of the AVX2 and AVX-512 paths.
+            ("ls-2", "ls-1", Nonlinearity.ReLU, 24),
         })
         {
             using var scope = NewDisposeScope();
