@@ -197,6 +197,23 @@ internal sealed partial class BinaryConv2d
                 }
                 return;
             }
+            if (pairs == 2 && outChannels % 4 == 0 && !Avx512F.IsSupported && Avx.IsSupported)
+            {
+                // The same on AVX2 machines, four channels per vector as the general loop there.
+                for (int p = 0; p < pixels; p++, counts += countsStride, output += outChannels)
+                {
+                    double* coef1 = coef + pad;
+                    int* counts1 = counts + pad;
+                    for (int c = 0; c < outChannels; c += 4)
+                    {
+                        var sum = Vector256.Load(bias + c);
+                        sum = Avx.Add(sum, Avx.Multiply(Vector256.Load(coef + c), Avx.ConvertToVector256Double(Vector128.Load(counts + c))));
+                        sum = Avx.Add(sum, Avx.Multiply(Vector256.Load(coef1 + c), Avx.ConvertToVector256Double(Vector128.Load(counts1 + c))));
+                        Avx.ConvertToVector128Single(sum).Store(output + c);
+                    }
+                }
+                return;
+            }
             for (int p = 0; p < pixels; p++, counts += countsStride, output += outChannels)
             {
                 int c = 0;
