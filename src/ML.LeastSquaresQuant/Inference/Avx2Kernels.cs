@@ -13,7 +13,7 @@ internal static unsafe class Avx2Kernels
     /// <summary>Byte counters hold at most 8 per word, so 31 words fit before the sum could pass 255.</summary>
     private const int WordsPerFlush = 31;
 
-    /// <summary>Each pixel of the run: 4, 8 or 16 output channels (<typeparamref name="TWidth"/>: 1, 2 or 4 vectors), reusing each broadcast
+    /// <summary>Each pixel of the run: 8 or 16 output channels (<typeparamref name="TWidth"/>: 2 or 4 vectors), reusing each broadcast
     /// activation word for every vector.</summary>
     // Fully optimized from the first call: a scoring service would otherwise run its first ~30 images on
     // unoptimized (tier-0) vector code, several times slower.
@@ -23,6 +23,7 @@ internal static unsafe class Avx2Kernels
     {
         var lut = Lut();
         var low = Vector256.Create((byte)0x0F);
+        var fullVector = Vector256.Create(full);
         // Locals, not fields of t: t is a reference the count stores might alias, so the JIT would reload every
         // field after each store.
         int words = t.Words, padded = t.PaddedOut, ky0 = t.Ky0, ky1 = t.Ky1, pixels = t.Pixels;
@@ -44,10 +45,7 @@ internal static unsafe class Avx2Kernels
                     var av = Vector256.Create(aRow[u]);
                     ulong* b = wRow + (long)u * padded;
                     acc0 += Pop(av ^ Vector256.Load(b), lut, low);
-                    if (TWidth.Vectors >= 2)
-                    {
-                        acc1 += Pop(av ^ Vector256.Load(b + 4), lut, low);
-                    }
+                    acc1 += Pop(av ^ Vector256.Load(b + 4), lut, low);
                     if (TWidth.Vectors >= 4)
                     {
                         acc2 += Pop(av ^ Vector256.Load(b + 8), lut, low);
@@ -64,15 +62,10 @@ internal static unsafe class Avx2Kernels
                     }
                 }
             }
-            Store(counts, tot0 + Sad(acc0), full);
-            if (TWidth.Vectors >= 2)
-            {
-                Store(counts + 4, tot1 + Sad(acc1), full);
-            }
+            Store(counts, tot0 + Sad(acc0), tot1 + Sad(acc1), fullVector);
             if (TWidth.Vectors >= 4)
             {
-                Store(counts + 8, tot2 + Sad(acc2), full);
-                Store(counts + 12, tot3 + Sad(acc3), full);
+                Store(counts + 8, tot2 + Sad(acc2), tot3 + Sad(acc3), fullVector);
             }
         }
     }
@@ -94,12 +87,15 @@ internal static unsafe class Avx2Kernels
     private static Vector256<ulong> Sad(Vector256<byte> bytes) =>
         Avx2.SumAbsoluteDifferences(bytes, Vector256<byte>.Zero).AsUInt64();
 
+    /// <summary>Writes full − 2·popcount for the 8 channels of two vectors (channels 0–3 and 4–7, one per 64-bit
+    /// lane) with three vector operations; extracting the lanes one by one cost as much as the word loop of a
+    /// narrow layer (a few words per pixel).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(int* counts, Vector256<ulong> popcounts, int full)
+    private static void Store(int* counts, Vector256<ulong> first, Vector256<ulong> second, Vector256<int> full)
     {
-        counts[0] = full - 2 * (int)popcounts.GetElement(0);
-        counts[1] = full - 2 * (int)popcounts.GetElement(1);
-        counts[2] = full - 2 * (int)popcounts.GetElement(2);
-        counts[3] = full - 2 * (int)popcounts.GetElement(3);
+        // Counts fit in 32 bits: the second vector's go to the upper halves, [c0 c4 c1 c5 | c2 c6 c3 c7], then in order.
+        var interleaved = (first | Avx2.ShiftLeftLogical(second, 32)).AsInt32();
+        var pop = Avx2.PermuteVar8x32(interleaved, Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7));
+        (full - (pop + pop)).Store(counts);
     }
 }
