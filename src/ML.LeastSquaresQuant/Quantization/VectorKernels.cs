@@ -139,42 +139,47 @@ internal static unsafe partial class VectorKernels
         }
         int n = a.Length;
         float loF = SmallestFloatAtLeast(lo), hiF = LargestFloatAtMost(hi);
-        var vlo = Vector256.Create(loF);
-        var vhi = Vector256.Create(hiF);
+        // Compared in double: the conversion is exact, so v < loF ⟺ (double)v < (double)loF, and the masks come out
+        // in the 64-bit lanes the sums need (no widening of float masks).
+        var vlo = Vector256.Create((double)loF);
+        var vhi = Vector256.Create((double)hiF);
         var vc = Vector256.Create(c);
         var lowAcc0 = Vector256<double>.Zero;
         var lowAcc1 = Vector256<double>.Zero;
         var highAcc0 = Vector256<double>.Zero;
         var highAcc1 = Vector256<double>.Zero;
-        var lowLanes = Vector256<int>.Zero;
-        var highLanes = Vector256<int>.Zero;
-        int kept = 0, i = 0;
+        int kept = 0, i = 0, lows = 0, highs = 0;
         fixed (float* p = a)
         fixed (int* table = PackTable)
         {
             for (; i + 8 <= n; i += 8)
             {
                 var v = Avx.LoadVector256(p + i);
-                var low = Avx.CompareLessThan(v, vlo);
-                var high = Avx.CompareGreaterThan(v, vhi);
-                lowLanes = Avx2.Subtract(lowLanes, low.AsInt32());
-                highLanes = Avx2.Subtract(highLanes, high.AsInt32());
+                var x0 = Avx.ConvertToVector256Double(v.GetLower());
+                var x1 = Avx.ConvertToVector256Double(v.GetUpper());
+                var low0 = Avx.CompareLessThan(x0, vlo);
+                var low1 = Avx.CompareLessThan(x1, vlo);
+                var high0 = Avx.CompareGreaterThan(x0, vhi);
+                var high1 = Avx.CompareGreaterThan(x1, vhi);
+                var d0 = Avx.Subtract(x0, vc);
+                var d1 = Avx.Subtract(x1, vc);
+                lowAcc0 = Avx.Add(lowAcc0, Avx.And(d0, low0));
+                lowAcc1 = Avx.Add(lowAcc1, Avx.And(d1, low1));
+                highAcc0 = Avx.Add(highAcc0, Avx.And(d0, high0));
+                highAcc1 = Avx.Add(highAcc1, Avx.And(d1, high1));
 
-                var d0 = Avx.Subtract(Avx.ConvertToVector256Double(v.GetLower()), vc);
-                var d1 = Avx.Subtract(Avx.ConvertToVector256Double(v.GetUpper()), vc);
-                lowAcc0 = Avx.Add(lowAcc0, Avx.And(d0, Avx2.ConvertToVector256Int64(low.AsInt32().GetLower()).AsDouble()));
-                lowAcc1 = Avx.Add(lowAcc1, Avx.And(d1, Avx2.ConvertToVector256Int64(low.AsInt32().GetUpper()).AsDouble()));
-                highAcc0 = Avx.Add(highAcc0, Avx.And(d0, Avx2.ConvertToVector256Int64(high.AsInt32().GetLower()).AsDouble()));
-                highAcc1 = Avx.Add(highAcc1, Avx.And(d1, Avx2.ConvertToVector256Int64(high.AsInt32().GetUpper()).AsDouble()));
-
-                int keep = ~Avx.MoveMask(Avx.Or(low, high)) & 0xFF;
+                int lowBits = Avx.MoveMask(low0) | Avx.MoveMask(low1) << 4;
+                int highBits = Avx.MoveMask(high0) | Avx.MoveMask(high1) << 4;
+                lows += BitOperations.PopCount((uint)lowBits);
+                highs += BitOperations.PopCount((uint)highBits);
+                int keep = ~(lowBits | highBits) & 0xFF;
                 // kept ≤ i, so the 8-lane store ends at or before i + 8: it never overwrites unread elements.
                 Avx.Store(p + kept, Avx2.PermuteVar8x32(v, Avx.LoadVector256(table + keep * 8)));
                 kept += BitOperations.PopCount((uint)keep);
             }
         }
-        lowCount += HorizontalSum(lowLanes);
-        highCount += HorizontalSum(highLanes);
+        lowCount += lows;
+        highCount += highs;
         lowSum += HorizontalSum(Avx.Add(lowAcc0, lowAcc1));
         highSum += HorizontalSum(Avx.Add(highAcc0, highAcc1));
         return ExactTwoLevelSolver.ClassifyScalar(a, i, kept, c, lo, hi, ref lowCount, ref lowSum, ref highCount, ref highSum);
