@@ -56,7 +56,7 @@ internal sealed partial class PackedActivations
     }
 
     // Tap by tap over all windows of a row: a constant shift per tap, and where a window is one word (C·K ≤ 64, the
-    // common narrow case) the windows are consecutive words, eight to a 512-bit vector.
+    // common narrow case) the windows are consecutive words, eight to a 512-bit vector or four to a 256-bit one.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe void FoldSample(ulong* sample, ulong* folded, int kernel, int padding)
     {
@@ -80,6 +80,14 @@ internal sealed partial class PackedActivations
                         for (; t + 8 <= t1; t += 8)
                         {
                             (Vector512.Load(word + t) | Vector512.ShiftLeft(Vector512.Load(pixel + t), shift)).Store(word + t);
+                        }
+                    }
+                    if (Vector256.IsHardwareAccelerated)
+                    {
+                        // AVX2 machines, and the rest of a row after the 512-bit loop.
+                        for (; t + 4 <= t1; t += 4)
+                        {
+                            (Vector256.Load(word + t) | Vector256.ShiftLeft(Vector256.Load(pixel + t), shift)).Store(word + t);
                         }
                     }
                     for (; t < t1; t++)
