@@ -201,6 +201,8 @@ internal sealed unsafe class FloatConv2d
         {
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
             Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+            // Read per tile on purpose: hoisted out of the tile loop, these kept the JIT from holding the inner
+            // loop's bounds and strides in registers (three stack reloads per tap).
             int c = InChannels, k = Kernel, next = pair ? t.Next : 0;
             long po = _paddedOut;
             // Along one kernel row the taps (kx, ci) are contiguous in the NHWC input and in the weights.

@@ -56,7 +56,7 @@ internal static class ExactTwoLevelSolver
     }
 
     /// <summary>
-    /// <see cref="LoadMagnitudes"/> plus Σ (a − min) as <see cref="SolveTwoBit{T}(Span{T}, double, double, double, double)"/>
+    /// <see cref="LoadMagnitudes"/> plus Σ (a − min) as <see cref="SolveTwoBit{T}"/>
     /// needs it: one pass fewer where AVX-512 allows, the same bits either way.
     /// </summary>
     public static (double Min, double Max, double Sum, double ShiftedSum) LoadMagnitudesForTwoBit<T>(ReadOnlySpan<T> row,
@@ -71,12 +71,6 @@ internal static class ExactTwoLevelSolver
         var (min, max, sum) = LoadMagnitudes(row, magnitudes, out finite);
         return (min, max, sum, finite ? ShiftedSum(magnitudes[..row.Length], min) : double.NaN);
     }
-
-    /// <summary>
-    /// The exact <c>ls-2</c> scalars (v1, v2) of a row, given its magnitudes (overwritten as scratch).
-    /// </summary>
-    public static (double V1, double V2) SolveTwoBit<T>(Span<T> a, double min, double max, double sum)
-        where T : unmanaged, IFloatingPointIeee754<T> => SolveTwoBit(a, min, max, sum, ShiftedSum(a, min));
 
     /// <summary>
     /// The exact <c>ls-2</c> scalars (v1, v2) of a row, given its magnitudes (overwritten as scratch) and their
