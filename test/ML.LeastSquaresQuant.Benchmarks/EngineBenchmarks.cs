@@ -14,8 +14,10 @@ namespace ML.LeastSquaresQuant.Benchmarks;
 /// side by side: <c>engine</c> (the binary engine, the transformer's default, with the float weights released as
 /// the transformer does), <c>float-path</c> (the transformer's <c>UseBinaryEngine = false</c>: libtorch
 /// convolutions of the sign planes in the engine's arithmetic), <c>simulated</c> (float convolutions of the
-/// reconstructed quantized tensors, as training computes and as the float path scored before the engine) and
-/// <c>fp32</c> (the same architecture with full-precision weights on libtorch float32). The <c>-tuned</c> cases run
+/// reconstructed quantized tensors, as training computes and as the float path scored before the engine),
+/// <c>engine-ma</c> (the engine on the same student trained with moving-average activation scalars,
+/// <see cref="MovingAverageMode.EvalOnly"/>: scoring uses the stored averages instead of solving each sample's
+/// exact scalars) and <c>fp32</c> (the same architecture with full-precision weights on libtorch float32). The <c>-tuned</c> cases run
 /// after <see cref="NativeAllocator.Tune"/>, the allocator setting a program opts into (each case runs in its own
 /// process). Weight values do not matter for speed.
 /// </summary>
@@ -44,7 +46,7 @@ public class EngineBenchmarks
     /// <summary>Every path, or the comma-separated list in the environment variable <c>LSQ_ENGINE_PATHS</c> (for a
     /// second run with other CPU features switched off through BenchmarkDotNet's <c>--envVars</c>, docs/benchmarks.md).</summary>
     public static string[] Paths =>
-        List("LSQ_ENGINE_PATHS") ?? ["engine", "engine-tuned", "float-path", "simulated", "fp32", "fp32-tuned"];
+        List("LSQ_ENGINE_PATHS") ?? ["engine", "engine-tuned", "engine-ma", "float-path", "simulated", "fp32", "fp32-tuned"];
 
     private static string[]? List(string variable) =>
         Environment.GetEnvironmentVariable(variable)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -58,8 +60,11 @@ public class EngineBenchmarks
             NativeAllocator.Tune();
         }
         string path = Path.Replace("-tuned", "", StringComparison.Ordinal);
+        bool averages = path == "engine-ma";
+        path = averages ? "engine" : path;
         manual_seed(1);
-        var ls21 = new LayerQuantization(QuantScheme.LeastSquares2, QuantScheme.LeastSquares1, ActivationClamp.Symmetric(2));
+        var ls21 = new LayerQuantization(QuantScheme.LeastSquares2, QuantScheme.LeastSquares1, ActivationClamp.Symmetric(2),
+            averages ? MovingAverageMode.EvalOnly : MovingAverageMode.Off);
         var quantization = path == "fp32" ? LayerQuantization.FullPrecision : ls21;
         bool sample = Model == "sample-w16";
         int stages = sample ? 3 : 4, channels = sample ? 1 : 3, size = sample ? 28 : 32;
@@ -73,6 +78,11 @@ public class EngineBenchmarks
         _network.eval();
         foreach (var module in _network.modules())
         {
+            if (module is ActivationQuantizer { RunningScalars: { } running })
+            {
+                // Typical trained averages of ls-2 scalars for activations clamped to ±2 (v1 > v2 > 0).
+                running.copy_(tensor(new[] { 0.8f, 0.35f }).to_type(running.dtype));
+            }
             if (module is QuantConv2d conv)
             {
                 conv.FreezeWeights();
