@@ -17,9 +17,9 @@ namespace ML.LeastSquaresQuant.Benchmarks;
 /// reconstructed quantized tensors, as training computes and as the float path scored before the engine),
 /// <c>engine-ma</c> (the engine on the same student trained with moving-average activation scalars,
 /// <see cref="MovingAverageMode.EvalOnly"/>: scoring uses the stored averages instead of solving each sample's
-/// exact scalars) and <c>fp32</c> (the same architecture with full-precision weights on libtorch float32). The <c>-tuned</c> cases run
-/// after <see cref="NativeAllocator.Tune"/>, the allocator setting a program opts into (each case runs in its own
-/// process). Weight values do not matter for speed.
+/// exact scalars) and <c>fp32</c> (the same architecture with full-precision weights on libtorch float32). The
+/// <c>-tuned</c> cases run after <see cref="NativeAllocator.Tune"/>, the allocator setting a program opts into (each
+/// case runs in its own process). Weight values do not matter for speed.
 /// </summary>
 [SimpleJob(launchCount: 1, warmupCount: 2, iterationCount: 6)]
 public class EngineBenchmarks
@@ -81,7 +81,8 @@ public class EngineBenchmarks
             if (module is ActivationQuantizer { RunningScalars: { } running })
             {
                 // Typical trained averages of ls-2 scalars for activations clamped to ±2 (v1 > v2 > 0).
-                running.copy_(tensor(new[] { 0.8f, 0.35f }).to_type(running.dtype));
+                using var typical = tensor(new[] { 0.8f, 0.35f });
+                running.copy_(typical);
             }
             if (module is QuantConv2d conv)
             {
